@@ -1,0 +1,237 @@
+import { z } from 'zod';
+
+/**
+ * The one typed configuration of a Customer 360 deployment.
+ *
+ * Every key has a default so that `cdk synth` works on a fresh clone with no account and no
+ * credentials; a deployment overrides what it needs in `customer360.config.json` (or the file named
+ * by the `config` context key). Objects are strict: a misspelt key is an error, not a silent default.
+ */
+
+const glueName = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_]{0,40}$/,
+    'expected lowercase letters, digits and underscores, starting with a letter',
+  );
+
+const positiveInt = z.number().int().positive();
+
+const emailAddress = z.email({ message: 'expected an email address' });
+
+export const mysqlSourceSchema = z.strictObject({
+  /** Hostname of the RDS MySQL endpoint (or any MySQL-compatible server reachable from the VPC). */
+  host: z.string().min(1).default('customer360-db.cluster-example.us-east-1.rds.amazonaws.com'),
+  port: z.number().int().min(1).max(65535).default(3306),
+  database: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,64}$/, 'expected a MySQL database name')
+    .default('retail'),
+  /**
+   * Name or ARN of the Secrets Manager secret holding `username` and `password`. Credentials never
+   * live in this file.
+   */
+  secretName: z.string().min(1).default('customer360/mysql'),
+  /** Network placement of the Glue connection: a private subnet that can reach the database. */
+  network: z
+    .strictObject({
+      subnetId: z
+        .string()
+        .regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet id such as subnet-0123abcd')
+        .default('subnet-00000000'),
+      securityGroupIds: z
+        .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group id such as sg-0123abcd'))
+        .min(1)
+        .default(['sg-00000000']),
+      availabilityZone: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'expected an availability zone such as us-east-1a')
+        .default('us-east-1a'),
+    })
+    .prefault({}),
+  /** Tables extracted incrementally on `updated_at`. */
+  tables: z
+    .array(z.enum(['customers', 'products', 'orders', 'order_items']))
+    .min(1)
+    .default(['customers', 'products', 'orders', 'order_items']),
+});
+
+export const dynamoDbSourceSchema = z.strictObject({
+  interactionsTableName: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name')
+    .default('customer-interactions'),
+});
+
+const historyColumnsSchema = z.strictObject({
+  orderId: z.string().min(1).optional(),
+  customer: z.string().min(1).default('customer_id'),
+  orderDate: z.string().min(1).default('date'),
+  amount: z.string().min(1).default('amount'),
+  /** `null` when the export has no quantity column (each row then counts as one unit). */
+  quantity: z.string().min(1).nullable().default('quantity'),
+});
+
+export const historySourceSchema = z.strictObject({
+  /** Prefix under the raw bucket (or a local folder) where legacy order exports are dropped. */
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_\-/]+\/$/, 'expected a key prefix ending in "/"')
+    .default('landing/history/'),
+  format: z.enum(['csv', 'jsonl', 'parquet']).default('csv'),
+  /** Which file column means what, so an export can be dropped in as it is. */
+  columns: historyColumnsSchema.prefault({}),
+  /** Whether the customer column holds a legacy customer id or an email address. */
+  customerKey: z.enum(['legacy_id', 'email']).default('legacy_id'),
+  /** strftime-style format of the date column; ISO dates parse without it. */
+  dateFormat: z.string().min(1).default('%Y-%m-%d'),
+});
+
+export const configSchema = z
+  .strictObject({
+    /** Short name of the deployment; prefixes stack, bucket and catalog names. */
+    environment: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9-]{1,19}$/,
+        'expected 2-20 lowercase letters, digits or hyphens, starting with a letter',
+      )
+      .default('dev'),
+    /** AWS account and region; left out, the stack is environment-agnostic and synthesizes offline. */
+    account: z
+      .string()
+      .regex(/^\d{12}$/, 'expected a 12-digit AWS account id')
+      .optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1')
+      .optional(),
+    /** Catalog database prefix: databases are `<prefix>_raw`, `<prefix>_stage`, `<prefix>_analytics`. */
+    catalogPrefix: glueName.default('customer360'),
+    /**
+     * Deletes buckets and their objects on `cdk destroy`. For throwaway dev stacks only; refused when
+     * `environment` is `prod`.
+     */
+    destroyDataOnRemoval: z.boolean().default(false),
+    sources: z
+      .strictObject({
+        mysql: mysqlSourceSchema.prefault({}),
+        dynamodb: dynamoDbSourceSchema.prefault({}),
+        history: historySourceSchema.prefault({}),
+      })
+      .prefault({}),
+    schedule: z
+      .strictObject({
+        /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
+        expression: z
+          .string()
+          .regex(
+            /^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/,
+            'expected cron(...) or rate(N unit)',
+          )
+          .default('cron(0 3 * * ? *)'),
+        timezone: z.string().min(1).default('UTC'),
+        enabled: z.boolean().default(true),
+      })
+      .prefault({}),
+    analysis: z
+      .strictObject({
+        /** A customer is at risk when days since last order exceed k times their mean gap. */
+        churnGapMultiplier: z.number().min(1).max(10).default(2),
+        /** Look-back windows in days. */
+        rfmWindowDays: positiveInt.max(3650).default(365),
+        engagementWindowDays: positiveInt.max(3650).default(90),
+        fraudWindowDays: positiveInt.max(365).default(30),
+        fraud: z
+          .strictObject({
+            maxDistinctIps: positiveInt.default(5),
+            maxLoginAttempts: positiveInt.default(20),
+            maxFailedLogins: positiveInt.default(10),
+            highValueOrderTotal: z.number().positive().default(1000),
+            maxOrdersInWindow: positiveInt.default(10),
+          })
+          .prefault({}),
+        topN: positiveInt.max(1000).default(10),
+        /** A run stops before publishing when a source's newest record is older than this. */
+        maxSourceStalenessDays: positiveInt.default(3),
+        /** A run stops before publishing when rejects exceed this share of a source's rows. */
+        maxRejectShare: z.number().min(0).max(1).default(0.05),
+      })
+      .prefault({}),
+    storage: z
+      .strictObject({
+        rawInfrequentAccessAfterDays: z.number().int().min(30).default(90),
+        rawGlacierAfterDays: positiveInt.default(365),
+        noncurrentVersionExpirationDays: positiveInt.default(90),
+        athenaResultsExpirationDays: positiveInt.default(30),
+        accessLogsExpirationDays: positiveInt.default(365),
+      })
+      .prefault({}),
+    athena: z
+      .strictObject({
+        /** Per-query cutoff; Athena cancels a query that would scan more. Minimum 10 MB. */
+        bytesScannedCutoffPerQuery: z
+          .number()
+          .int()
+          .min(10_000_000)
+          .default(100 * 1024 ** 3),
+      })
+      .prefault({}),
+    alerts: z
+      .strictObject({
+        emailRecipients: z.array(emailAddress).default([]),
+        /** Verified SES identity that sends alert and summary emails. */
+        senderEmail: emailAddress.optional(),
+      })
+      .prefault({}),
+    bedrock: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        modelId: z.string().min(1).default('anthropic.claude-3-haiku-20240307-v1:0'),
+      })
+      .prefault({}),
+    quicksight: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** ARN of the QuickSight user or group granted the data sets; required when enabled. */
+        principalArn: z.string().startsWith('arn:').optional(),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.destroyDataOnRemoval && config.environment === 'prod') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['destroyDataOnRemoval'],
+        message: 'expected false when environment is "prod": production data is always retained',
+        input: config.destroyDataOnRemoval,
+      });
+    }
+    if (config.quicksight.enabled && config.quicksight.principalArn === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quicksight', 'principalArn'],
+        message: 'expected a QuickSight user or group ARN when quicksight.enabled is true',
+        input: undefined,
+      });
+    }
+    if (config.storage.rawGlacierAfterDays <= config.storage.rawInfrequentAccessAfterDays) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 'rawGlacierAfterDays'],
+        message: `expected more than storage.rawInfrequentAccessAfterDays (${config.storage.rawInfrequentAccessAfterDays})`,
+        input: config.storage.rawGlacierAfterDays,
+      });
+    }
+    if (config.alerts.emailRecipients.length > 0 && config.alerts.senderEmail === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerts', 'senderEmail'],
+        message: 'expected a verified SES sender address when alerts.emailRecipients is not empty',
+        input: undefined,
+      });
+    }
+  });
+
+export type Customer360Config = z.output<typeof configSchema>;
+export type Customer360ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,187 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type IBucket,
+  ObjectOwnership,
+  StorageClass,
+} from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { Zone } from '../schema/types.js';
+
+export interface DataLakeStorageProps {
+  /**
+   * Days after which raw objects move to S3 Standard-IA (at least 30, as S3 requires).
+   * @default 90
+   */
+  readonly rawInfrequentAccessAfterDays?: number;
+  /**
+   * Days after which raw objects move to S3 Glacier Flexible Retrieval.
+   * @default 365
+   */
+  readonly rawGlacierAfterDays?: number;
+  /**
+   * Days after which noncurrent object versions expire (raw is versioned so an overwrite can be undone).
+   * @default 90
+   */
+  readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Days after which Athena query results expire.
+   * @default 30
+   */
+  readonly athenaResultsExpirationDays?: number;
+  /**
+   * Days after which server access logs expire.
+   * @default 365
+   */
+  readonly accessLogsExpirationDays?: number;
+  /**
+   * What happens to the buckets and the key when the stack is deleted. `DESTROY` also empties the
+   * buckets; use it only for throwaway development stacks.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The data lake's storage: one KMS-encrypted bucket per zone (raw, stage, analytics), a bucket for
+ * Athena query results, and a bucket for the server access logs of all four.
+ */
+export class DataLakeStorage extends Construct {
+  /** Customer-managed key (rotated yearly) that encrypts every data bucket, Glue logs and Athena results. */
+  public readonly key: IKey;
+  public readonly rawBucket: IBucket;
+  public readonly stageBucket: IBucket;
+  public readonly analyticsBucket: IBucket;
+  public readonly athenaResultsBucket: IBucket;
+  public readonly accessLogsBucket: IBucket;
+
+  constructor(scope: Construct, id: string, props: DataLakeStorageProps = {}) {
+    super(scope, id);
+    const rawIaDays = props.rawInfrequentAccessAfterDays ?? 90;
+    const rawGlacierDays = props.rawGlacierAfterDays ?? 365;
+    if (rawIaDays < 30) {
+      throw new Error(`rawInfrequentAccessAfterDays must be at least 30 (S3 minimum), got ${rawIaDays}`);
+    }
+    if (rawGlacierDays <= rawIaDays) {
+      throw new Error(
+        `rawGlacierAfterDays (${rawGlacierDays}) must be greater than rawInfrequentAccessAfterDays (${rawIaDays})`,
+      );
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+    const noncurrentExpiration = Duration.days(props.noncurrentVersionExpirationDays ?? 90);
+
+    const key = new Key(this, 'Key', {
+      description: 'Customer 360 data lake: S3 zones, Athena results, Glue logs and bookmarks',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    // Glue writes its job logs to CloudWatch Logs encrypted with this key (security configuration).
+    key.grantEncryptDecrypt(new ServicePrincipal(`logs.${Stack.of(this).region}.amazonaws.com`));
+    this.key = key;
+
+    const accessLogs = new Bucket(this, 'AccessLogsBucket', {
+      // S3 server access logging can only deliver to a bucket encrypted with S3-managed keys.
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [
+        { id: 'expire-logs', expiration: Duration.days(props.accessLogsExpirationDays ?? 365) },
+      ],
+      removalPolicy,
+      autoDeleteObjects,
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This is the server access log bucket itself; logging it to itself would loop and to another bucket would only move the finding.',
+    });
+    this.accessLogsBucket = accessLogs;
+
+    const dataBucket = (
+      bucketId: string,
+      logPrefix: string,
+      extra: Partial<ConstructorParameters<typeof Bucket>[2]>,
+    ) =>
+      new Bucket(this, bucketId, {
+        encryption: BucketEncryption.KMS,
+        encryptionKey: key,
+        bucketKeyEnabled: true,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        serverAccessLogsBucket: accessLogs,
+        serverAccessLogsPrefix: logPrefix,
+        removalPolicy,
+        autoDeleteObjects,
+        ...extra,
+      });
+
+    this.rawBucket = dataBucket('RawBucket', 'raw/', {
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'tier-raw-data',
+          transitions: [
+            { storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(rawIaDays) },
+            { storageClass: StorageClass.GLACIER, transitionAfter: Duration.days(rawGlacierDays) },
+          ],
+          noncurrentVersionExpiration: noncurrentExpiration,
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+    // Stage and analytics partitions are replaced on every rerun; old versions are only an undo buffer.
+    const rewriteZoneRules = [
+      {
+        id: 'expire-replaced-partitions',
+        noncurrentVersionExpiration: Duration.days(7),
+        abortIncompleteMultipartUploadAfter: Duration.days(7),
+      },
+    ];
+    this.stageBucket = dataBucket('StageBucket', 'stage/', {
+      versioned: true,
+      lifecycleRules: rewriteZoneRules,
+    });
+    this.analyticsBucket = dataBucket('AnalyticsBucket', 'analytics/', {
+      versioned: true,
+      lifecycleRules: rewriteZoneRules,
+    });
+    this.athenaResultsBucket = dataBucket('AthenaResultsBucket', 'athena-results/', {
+      lifecycleRules: [
+        {
+          id: 'expire-query-results',
+          expiration: Duration.days(props.athenaResultsExpirationDays ?? 30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+    });
+  }
+
+  /** The bucket that holds a zone's tables. */
+  public bucketFor(zone: Zone): IBucket {
+    switch (zone) {
+      case 'raw':
+        return this.rawBucket;
+      case 'stage':
+        return this.stageBucket;
+      case 'analytics':
+        return this.analyticsBucket;
+    }
+  }
+
+  /** Read access to a zone's objects, including decryption with the lake key. */
+  public grantReadZone(grantee: IGrantable, zone: Zone) {
+    return this.bucketFor(zone).grantRead(grantee);
+  }
+
+  /** Read and write access to a zone's objects, including encryption with the lake key. */
+  public grantReadWriteZone(grantee: IGrantable, zone: Zone) {
+    return this.bucketFor(zone).grantReadWrite(grantee);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './derive.js';
+export * from './tables.js';
+export * from './types.js';
