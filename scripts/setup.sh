@@ -23,6 +23,9 @@ if ((${#apt_packages[@]} > 0)); then
   fi
 fi
 
+# `npm install` with the committed lock installs the locked versions. Not `npm ci`: npm 11 behind a
+# registry mirror writes locks without other platforms' optional packages, which `npm ci` then rejects
+# as out of sync (npm/cli#9342).
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
