@@ -95,9 +95,27 @@ export class RawPartitionWriter {
     if (this.buffered >= this.rowsPerFile) await this.flushFile();
   }
 
+  /**
+   * Appends the rows of a DuckDB query (its columns in the table's order; cast to text here) and
+   * writes them out as one or more files. For sources DuckDB reads itself, such as history files.
+   */
+  async appendQuery(query: string): Promise<void> {
+    if (!this.appender) throw new Error('RawPartitionWriter is closed');
+    await this.flushFile();
+    const columns = this.table.columns.map((c) => `CAST("${c.name}" AS VARCHAR)`).join(', ');
+    const result = await this.connection.run(
+      `INSERT INTO ${this.bufferTable} SELECT ${columns} FROM (${query}) AS appended_rows`,
+    );
+    const inserted = Number(result.rowsChanged);
+    this.rows += inserted;
+    this.buffered += inserted;
+    await this.flushFile();
+  }
+
   private async flushFile(): Promise<void> {
-    if (!this.appender || this.buffered === 0) return;
+    if (!this.appender) return;
     this.appender.flushSync();
+    if (this.buffered === 0) return;
     const name = `${this.filePrefix}-${String(this.staged.length).padStart(5, '0')}.parquet`;
     const file = join(this.stagingDir, name);
     await this.connection.run(
