@@ -158,6 +158,19 @@ export const configSchema = z
         maxRejectShare: z.number().min(0).max(1).default(0.05),
       })
       .prefault({}),
+    identity: z
+      .strictObject({
+        /**
+         * Placeholder addresses many people share (a store's walk-in or test address): never used to
+         * merge customers. Compared after trimming and lower-casing.
+         */
+        blockedEmails: z
+          .array(z.string().min(3))
+          .default(['test@test.com', 'noemail@example.com', 'none@none.com', 'walkin@store.local']),
+        /** A customer that would gather more source ids than this is flagged in data quality, not merged. */
+        maxSourceIdsPerCustomer: positiveInt.default(25),
+      })
+      .prefault({}),
     storage: z
       .strictObject({
         rawInfrequentAccessAfterDays: z.number().int().min(30).default(90),

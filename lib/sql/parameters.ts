@@ -1,0 +1,29 @@
+import type { Customer360Config } from '../config/schema.js';
+import type { ParameterValue } from './models.js';
+
+/** Every `{{ parameter }}` the SQL files may use, from the configuration and the run date. */
+export function pipelineParameters(
+  config: Customer360Config,
+  runDate: string,
+): Record<string, ParameterValue> {
+  const { analysis, identity, sources } = config;
+  return {
+    run_date: { date: runDate },
+    churn_gap_multiplier: analysis.churnGapMultiplier,
+    rfm_window_days: analysis.rfmWindowDays,
+    engagement_window_days: analysis.engagementWindowDays,
+    fraud_window_days: analysis.fraudWindowDays,
+    fraud_max_distinct_ips: analysis.fraud.maxDistinctIps,
+    fraud_max_login_attempts: analysis.fraud.maxLoginAttempts,
+    fraud_max_failed_logins: analysis.fraud.maxFailedLogins,
+    fraud_high_value_order_total: analysis.fraud.highValueOrderTotal,
+    fraud_max_orders_in_window: analysis.fraud.maxOrdersInWindow,
+    top_n: analysis.topN,
+    max_source_staleness_days: analysis.maxSourceStalenessDays,
+    max_reject_share: analysis.maxRejectShare,
+    blocked_emails: identity.blockedEmails.map((e) => e.trim().toLowerCase()),
+    max_source_ids_per_customer: identity.maxSourceIdsPerCustomer,
+    history_customer_key: sources.history.customerKey,
+    history_date_format: sources.history.dateFormat,
+  };
+}

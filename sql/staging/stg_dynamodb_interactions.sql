@@ -1,0 +1,49 @@
+-- DynamoDB interaction events as of the run date, typed. An item rewritten under the same keys is
+-- one event (latest write wins); the same event_id under different keys is a duplicate, kept here
+-- and quarantined downstream.
+with source as (
+    select *
+    from raw.dynamodb_interactions
+    where ingest_date <= {{ run_date }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by customer_key, event_key
+            order by ingested_at desc
+        ) as version_rank
+    from source
+),
+
+final as (
+    select
+        customer_key,
+        event_key,
+        event_id,
+        lower(event_type) as event_type,
+        event_at as event_at_raw,
+        cast(try(from_iso8601_timestamp(event_at)) at time zone 'UTC' as timestamp) as event_at,
+        try_cast(customer_id as bigint) as customer_id,
+        customer_id as customer_id_raw,
+        visitor_id,
+        lower(trim(email)) as email_normalized,
+        campaign_id,
+        lower(device) as device,
+        lower(traffic_source) as traffic_source,
+        ip_address,
+        try_cast(success as boolean) as is_success,
+        ticket_category,
+        try_cast(resolution_minutes as double) as resolution_minutes,
+        try_cast(satisfaction as double) as satisfaction,
+        try_cast(product_id as bigint) as product_id,
+        try_cast(rating as double) as rating,
+        try_cast(points as double) as points,
+        try_cast(cost as double) as cost,
+        item_json
+    from ranked
+    where version_rank = 1
+)
+
+select * from final

@@ -1,0 +1,42 @@
+-- MySQL customers as of the run date: the latest extracted version of each customer, typed.
+with source as (
+    select *
+    from raw.mysql_customers
+    where ingest_date <= {{ run_date }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by updated_at desc, ingested_at desc
+        ) as version_rank
+    from source
+),
+
+final as (
+    select
+        customer_id,
+        email as email_raw,
+        lower(trim(email)) as email_normalized,
+        first_name,
+        last_name,
+        phone,
+        gender,
+        birth_date as birth_date_raw,
+        try_cast(birth_date as date) as birth_date,
+        city,
+        state,
+        country,
+        signup_at as signup_at_raw,
+        try_cast(signup_at as timestamp) as signup_at,
+        loyalty_tier,
+        marketing_opt_in as is_marketing_opt_in,
+        try_cast(updated_at as timestamp) as updated_at
+    from ranked
+    -- rows without a key cannot be versioned; each is kept so that it is quarantined, not lost
+    where version_rank = 1 or customer_id is null
+)
+
+select * from final
