@@ -1,3 +1,4 @@
+import { martTables } from './marts/index.js';
 import { type Column, ingestDate, runDate, type TableSchema } from './types.js';
 
 /*
@@ -328,6 +329,6 @@ export const stageTables = [
   stageRejects,
 ] as const;
 
-export const analyticsTables: readonly TableSchema[] = [];
+export const analyticsTables: readonly TableSchema[] = martTables;
 
 export const allTables: readonly TableSchema[] = [...rawTables, ...stageTables, ...analyticsTables];

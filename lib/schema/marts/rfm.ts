@@ -1,0 +1,23 @@
+import { runDate, type TableSchema } from '../types.js';
+import { col, customerId } from './common.js';
+
+export const rfm: TableSchema = {
+  name: 'rfm',
+  zone: 'analytics',
+  location: 'rfm/',
+  description:
+    'Recency, frequency and monetary value per customer over the RFM window, 1-5 quintile scores and a named segment.',
+  columns: [
+    customerId,
+    col('last_order_at', 'timestamp', 'Latest revenue order in the window.'),
+    col('recency_days', 'int', 'Days from the last order to the run date.'),
+    col('frequency', 'int', 'Revenue orders in the window (cancelled and refunded excluded).'),
+    col('monetary', 'decimal(14,2)', 'Spend in the window (cancelled and refunded excluded).'),
+    col('r_score', 'int', 'Recency quintile, 5 = most recent.'),
+    col('f_score', 'int', 'Frequency quintile, 5 = most frequent.'),
+    col('m_score', 'int', 'Monetary quintile, 5 = highest spend.'),
+    col('rfm_score', 'string', 'The three scores as text, for example 545.'),
+    col('segment', 'string', 'Named segment (see docs/sql.md for the score map).'),
+  ],
+  partitionKeys: [runDate],
+};
