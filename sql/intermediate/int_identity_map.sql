@@ -56,7 +56,12 @@ history_keys as (
         customer_ref_type as key_type,
         case when customer_ref_type = 'email' then lower(customer_ref) else customer_ref end as key_value
     from stg_history_orders
+    -- a legacy id seen only on rows that will be quarantined would become a customer with nothing to show
     where customer_ref is not null and customer_ref <> ''
+        and ordered_at >= timestamp '1990-01-01 00:00:00'
+        and ordered_at < {{ run_date }} + interval '1' day
+        and total_amount >= 0
+        and item_quantity >= 0
 ),
 
 candidates as (

@@ -79,8 +79,14 @@ history_identities as (
 history_ranked as (
     select
         history.*,
+        -- a legacy order is a duplicate when its order id repeats or, for files without order ids,
+        -- when the same customer, date, amount and quantity repeat
         row_number() over (
-            partition by history.order_ref, history.customer_ref, history.order_date_raw, history.amount_raw
+            partition by coalesce(
+                history.order_ref_raw,
+                history.customer_ref || '|' || history.order_date_raw || '|' || history.amount_raw || '|'
+                || coalesce(history.quantity_raw, '')
+            )
             order by history.source_file, history.line_number
         ) as copy_number
     from stg_history_orders as history

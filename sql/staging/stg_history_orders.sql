@@ -26,6 +26,7 @@ final as (
     select
         source_file,
         line_number,
+        order_ref as order_ref_raw,
         coalesce(order_ref, source_file || '#' || cast(line_number as varchar)) as order_ref,
         trim(customer_ref) as customer_ref,
         case

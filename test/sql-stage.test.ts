@@ -1,0 +1,375 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  rawDynamodbInteractions,
+  rawHistoryOrders,
+  rawMysqlCustomers,
+  rawMysqlOrderItems,
+  rawMysqlOrders,
+  rawMysqlProducts,
+  stageCustomers,
+  stageIdentityMap,
+  stageInteractions,
+  stageOrderItems,
+  stageOrders,
+  stageProducts,
+  stageRejects,
+} from '../lib/schema/tables.js';
+import { FixtureLake, type FixtureRow } from './helpers/lake.js';
+
+/*
+ * A hand-made raw zone with one record for every rule of staging, identity resolution and
+ * quarantine. Run date 2024-06-30: "up to the run date" means before 2024-07-01 00:00:00.
+ */
+const RUN_DATE = '2024-06-30';
+const T = '2024-06-01 00:00:00';
+
+const customer = (row: FixtureRow): FixtureRow => ({
+  ingested_at: T,
+  updated_at: '2024-01-01 00:00:00.000',
+  ...row,
+});
+const order = (
+  order_id: number | null,
+  customer_id: number | null,
+  order_at: string,
+  extra: FixtureRow = {},
+) => ({
+  order_id,
+  customer_id,
+  order_at,
+  status: 'delivered',
+  channel: 'web',
+  payment_method: 'card',
+  currency: 'usd',
+  total_amount: 50,
+  discount_amount: 0,
+  updated_at: '2024-06-01 00:00:00.000',
+  ingested_at: T,
+  ...extra,
+});
+const item = (order_id: number | null, line_number: number, product_id: number, quantity: number) => ({
+  order_id,
+  line_number,
+  product_id,
+  quantity,
+  unit_price: 20,
+  discount_amount: 0,
+  updated_at: '2024-06-01 00:00:00.000',
+  ingested_at: T,
+});
+const event = (
+  customer_key: string,
+  event_id: string | null,
+  event_type: string,
+  extra: FixtureRow = {},
+) => ({
+  customer_key,
+  event_key: `2024-06-01T10:00:00.000Z#${event_id}`,
+  event_id,
+  event_type,
+  event_at: '2024-06-01T10:00:00.000Z',
+  item_json: '{}',
+  ingested_at: T,
+  ...extra,
+});
+const legacy = (
+  line_number: number,
+  customer_ref: string | null,
+  order_date: string,
+  amount: string,
+  quantity = '1',
+) => ({
+  source_file: 'legacy/orders.csv',
+  line_number,
+  customer_ref,
+  order_date,
+  amount,
+  quantity,
+  ingested_at: T,
+});
+
+describe('stage: staging, identity resolution and quarantine on a hand-made raw zone', () => {
+  let lake: FixtureLake;
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    await lake.write(rawMysqlCustomers, '2024-06-01', [
+      customer({
+        customer_id: 1,
+        email: ' Ann@Example.com ',
+        loyalty_tier: 'silver',
+        signup_at: '2021-01-01 09:00:00',
+      }),
+      customer({ customer_id: 2, email: 'WALKIN@store.local', signup_at: '2021-02-01 09:00:00' }),
+      customer({
+        customer_id: 3,
+        email: 'cy@example.com',
+        signup_at: '0000-00-00 00:00:00',
+        birth_date: '0000-00-00',
+      }),
+      customer({ customer_id: null, email: 'ghost@example.com' }),
+    ]);
+    // A later extraction of customer 1: the newest version wins.
+    await lake.write(rawMysqlCustomers, '2024-06-15', [
+      customer({
+        customer_id: 1,
+        email: ' Ann@Example.com ',
+        loyalty_tier: 'gold',
+        signup_at: '2021-01-01 09:00:00',
+        updated_at: '2024-06-10 00:00:00.000',
+      }),
+    ]);
+    // Extracted after the run date: invisible to this run.
+    await lake.write(rawMysqlCustomers, '2024-07-02', [
+      customer({
+        customer_id: 1,
+        email: 'ann@example.com',
+        loyalty_tier: 'platinum',
+        updated_at: '2024-07-01 00:00:00.000',
+      }),
+    ]);
+    await lake.write(rawMysqlProducts, '2024-06-01', [
+      {
+        product_id: 100,
+        name: 'Mug',
+        category: 'home',
+        brand: 'Acme',
+        price: 10,
+        updated_at: T,
+        ingested_at: T,
+      },
+      {
+        product_id: 101,
+        name: 'Broken',
+        category: 'home',
+        brand: 'Acme',
+        price: -1,
+        updated_at: T,
+        ingested_at: T,
+      },
+      {
+        product_id: null,
+        name: 'Nameless',
+        category: 'home',
+        brand: 'Acme',
+        price: 5,
+        updated_at: T,
+        ingested_at: T,
+      },
+    ]);
+    await lake.write(rawMysqlOrders, '2024-06-01', [
+      order(10, 1, '2024-05-01 10:00:00'),
+      order(11, 1, '2024-05-02 10:00:00', { status: 'refunded', total_amount: -20 }),
+      order(12, 99, '2024-05-03 10:00:00'),
+      order(13, null, '2024-05-03 10:00:00'),
+      order(14, 1, '0000-00-00 00:00:00'),
+      order(15, 1, '2024-07-01 00:00:00'),
+      order(16, 3, '2024-06-30 23:59:59'),
+      order(17, 1, '1989-12-31 23:59:59'),
+      order(18, 1, '2024-05-04 10:00:00', { total_amount: -5 }),
+      order(19, 1, '2024-05-05 10:00:00', { status: 'CANCELLED', total_amount: 30 }),
+    ]);
+    await lake.write(rawMysqlOrderItems, '2024-06-01', [
+      item(10, 1, 100, 2),
+      item(10, 2, 100, -1),
+      item(10, 3, 555, 1),
+      item(12, 1, 100, 1),
+      item(null, 1, 100, 1),
+    ]);
+    await lake.write(rawDynamodbInteractions, '2024-06-01', [
+      event('customer#1', 'e1', 'email_open', { customer_id: '1', campaign_id: 'spring' }),
+      event('customer#1', 'e1', 'email_open', {
+        event_key: '2024-06-01T10:00:01.000Z#e1',
+        event_at: '2024-06-01T10:00:01.000Z',
+        customer_id: '1',
+      }),
+      event('customer#99', 'e2', 'web_visit', { customer_id: '99' }),
+      event('visitor#v1', 'e3', 'web_visit', { visitor_id: 'v1', device: 'Mobile' }),
+      event('customer#1', 'e4', 'identify', { visitor_id: 'v1', customer_id: '1' }),
+      event('visitor#v2', 'e5', 'web_visit', { visitor_id: 'v2' }),
+      event('email#Dee@Example.com', 'e6', 'email_click', { email: 'Dee@Example.com' }),
+      event('email#walkin@store.local', 'e7', 'email_open', { email: 'walkin@store.local' }),
+      event('email#cy@example.com', 'e8', 'email_open', { email: 'cy@example.com' }),
+      event('customer#1', 'e9', 'web_visit', { event_at: 'not a date', customer_id: '1' }),
+      event('customer#1', 'e10', 'review', { customer_id: '1', product_id: '100', rating: '7' }),
+      event('customer#1', null, 'web_visit', { customer_id: '1' }),
+      event('customer#3', 'e11', 'login', { customer_id: '3', success: 'false', ip_address: '203.0.113.7' }),
+    ]);
+    await lake.write(rawHistoryOrders, '2024-06-01', [
+      legacy(1, 'L0001', '2019-03-04', '19.98', '2'),
+      legacy(2, 'L0001', '2019-03-04', '19.98', '2'),
+      legacy(3, 'ann@example.com', '2019-05-01', '40.00'),
+      legacy(4, 'L0002', '04/03/2019', '10.00'),
+      legacy(5, 'L0003', '2019-06-01', 'abc'),
+      legacy(6, 'L0004', '2019-06-02', '-3.00'),
+      legacy(7, null, '2019-06-03', '5.00'),
+      legacy(8, 'L0005', '2019-06-04', '5.00', '-2'),
+      legacy(9, 'walkin@store.local', '2019-06-05', '5.00'),
+      legacy(10, 'L0006', '2030-01-01', '5.00'),
+    ]);
+    await lake.runZone('stage', RUN_DATE);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('quarantines every bad record with its source and reason, and nothing else', async () => {
+    const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
+    expect(rejects.map((r) => [r.source, r.record_key, r.reason])).toEqual([
+      ['dynamodb.interactions', 'customer#1|2024-06-01T10:00:00.000Z#null', 'missing_key'],
+      ['dynamodb.interactions', 'e1', 'duplicate_id'], // second copy of e1, under a later event_key
+      ['dynamodb.interactions', 'e10', 'impossible_value'], // rating 7 on a 1-5 scale
+      ['dynamodb.interactions', 'e2', 'unknown_customer'], // customer 99 is not in MySQL
+      ['dynamodb.interactions', 'e5', 'unknown_customer'], // visitor v2 was never identified
+      ['dynamodb.interactions', 'e7', 'blocked_identifier'], // placeholder address on the block list
+      ['dynamodb.interactions', 'e9', 'unparseable_date'],
+      ['history.orders', 'legacy/orders.csv#10', 'future_date'],
+      ['history.orders', 'legacy/orders.csv#2', 'duplicate_id'], // same customer, date, amount, quantity as line 1
+      ['history.orders', 'legacy/orders.csv#4', 'unparseable_date'], // 04/03/2019 is not %Y-%m-%d
+      ['history.orders', 'legacy/orders.csv#5', 'unparseable_value'],
+      ['history.orders', 'legacy/orders.csv#6', 'negative_amount'],
+      ['history.orders', 'legacy/orders.csv#7', 'missing_key'],
+      ['history.orders', 'legacy/orders.csv#8', 'negative_quantity'],
+      ['history.orders', 'legacy/orders.csv#9', 'blocked_identifier'],
+      ['mysql.customers', 'ghost@example.com', 'missing_key'],
+      ['mysql.order_items', '10/2', 'negative_quantity'],
+      ['mysql.order_items', '10/3', 'unknown_product'],
+      ['mysql.order_items', '12/1', 'unknown_order'], // its order was quarantined
+      ['mysql.order_items', null, 'missing_key'],
+      ['mysql.orders', '12', 'unknown_customer'],
+      ['mysql.orders', '13', 'missing_key'], // no customer id
+      ['mysql.orders', '14', 'unparseable_date'], // zero date
+      ['mysql.orders', '15', 'future_date'], // 2024-07-01 00:00:00 is after the run date
+      ['mysql.orders', '17', 'date_before_1990'],
+      ['mysql.orders', '18', 'negative_amount'], // negative but not a refund
+      ['mysql.products', '101', 'negative_amount'],
+      ['mysql.products', 'Nameless', 'missing_key'],
+    ]);
+  });
+
+  it('keeps the source record of each reject for diagnosis', async () => {
+    const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
+    const zeroDate = rejects.find((r) => r.source === 'mysql.orders' && r.record_key === '14');
+    expect(zeroDate?.detail).toBe('0000-00-00 00:00:00');
+    expect(JSON.parse(String(zeroDate?.record_json))).toMatchObject({
+      order_id: '14',
+      order_at: '0000-00-00 00:00:00',
+    });
+  });
+
+  it('accepts refunds and cancellations (flagged as not revenue) and an order on the last second of the run date', async () => {
+    const orders = await lake.read(stageOrders, RUN_DATE, 'order_id');
+    const mysqlOrders = orders.filter((o) => o.source === 'mysql');
+    expect(
+      mysqlOrders.map((o) => [o.order_id, o.customer_id, o.status, o.total_amount, o.is_revenue]),
+    ).toEqual([
+      ['m-10', '1', 'delivered', '50.00', true],
+      ['m-11', '1', 'refunded', '-20.00', false],
+      ['m-16', '3', 'delivered', '50.00', true],
+      ['m-19', '1', 'cancelled', '30.00', false],
+    ]);
+    // Order 10's units are its lines with a positive quantity: 2 + 1 (the line whose product is
+    // missing from the catalog was still sold); the line with -1 units does not count.
+    expect(mysqlOrders[0]?.item_quantity).toBe(3);
+    expect(mysqlOrders[0]?.currency).toBe('USD');
+  });
+
+  it('resolves every identity by its rule and explains each link', async () => {
+    const identities = await lake.read(stageIdentityMap, RUN_DATE, 'source, source_key');
+    const bySourceKey = Object.fromEntries(identities.map((i) => [`${i.source}:${i.source_key}`, i]));
+    expect(bySourceKey['mysql:1']).toMatchObject({ customer_id: '1', match_rule: 'mysql_id' });
+    expect(bySourceKey['dynamodb:customer#1']).toMatchObject({ customer_id: '1', match_rule: 'mysql_id' });
+    expect(bySourceKey['dynamodb:visitor#v1']).toMatchObject({ customer_id: '1', match_rule: 'visitor_map' });
+    // Emails are trimmed and lower-cased before matching.
+    expect(bySourceKey['dynamodb:email#cy@example.com']).toMatchObject({
+      customer_id: '3',
+      match_rule: 'normalized_email',
+    });
+    expect(bySourceKey['history:ann@example.com']).toMatchObject({
+      customer_id: '1',
+      match_rule: 'normalized_email',
+    });
+    // Known only to DynamoDB, or only to the history: a customer of their own, with a negative id.
+    expect(Number(bySourceKey['dynamodb:email#Dee@Example.com']?.customer_id)).toBeLessThan(0);
+    expect(bySourceKey['history:L0001']).toMatchObject({ match_rule: 'legacy_id' });
+    expect(Number(bySourceKey['history:L0001']?.customer_id)).toBeLessThan(0);
+    // Unresolvable identities and the blocked placeholder are not in the map.
+    expect(bySourceKey['dynamodb:visitor#v2']).toBeUndefined();
+    expect(bySourceKey['dynamodb:email#walkin@store.local']).toBeUndefined();
+    expect(bySourceKey['dynamodb:customer#99']).toBeUndefined();
+  });
+
+  it('builds one customer per unified id, latest profile version, garbled dates emptied but the customer kept', async () => {
+    const customers = await lake.read(stageCustomers, RUN_DATE, 'customer_id');
+    const identities = await lake.read(stageIdentityMap, RUN_DATE);
+    const dee = identities.find((i) => i.source_key === 'email#Dee@Example.com')?.customer_id;
+    const l0001 = identities.find((i) => i.source_key === 'L0001')?.customer_id;
+
+    // Legacy ids seen only on quarantined rows (L0002-L0006) introduce no customer.
+    expect(identities.filter((i) => /^L000[2-6]$/.test(String(i.source_key)))).toEqual([]);
+    expect(customers.map((c) => c.customer_id).sort()).toEqual(['1', '2', '3', dee, l0001].sort());
+    const byId = Object.fromEntries(customers.map((c) => [c.customer_id, c]));
+    expect(byId['1']).toMatchObject({
+      email_normalized: 'ann@example.com',
+      loyalty_tier: 'gold',
+      source: 'mysql',
+    });
+    expect(byId['3']).toMatchObject({ signup_at: null, birth_date: null, source: 'mysql' });
+    expect(byId[String(dee)]).toMatchObject({ email_normalized: 'dee@example.com', source: 'dynamodb' });
+    expect(byId[String(l0001)]).toMatchObject({ source: 'history' });
+  });
+
+  it('puts history orders on their unified customers', async () => {
+    const orders = await lake.read(stageOrders, RUN_DATE, 'order_id');
+    const history = orders.filter((o) => o.source === 'history');
+    expect(history.map((o) => [o.order_id, o.total_amount, o.item_quantity, o.channel])).toEqual([
+      ['h-legacy/orders.csv#1', '19.98', 2, 'legacy'],
+      ['h-legacy/orders.csv#3', '40.00', 1, 'legacy'],
+    ]);
+    expect(history[1]?.customer_id).toBe('1'); // matched to the MySQL customer by email
+  });
+
+  it('types interaction events and resolves them to customers', async () => {
+    const events = await lake.read(stageInteractions, RUN_DATE, 'event_id');
+    expect(events.map((e) => [e.event_id, e.customer_id, e.event_type])).toEqual([
+      ['e1', '1', 'email_open'],
+      ['e11', '3', 'login'],
+      ['e3', '1', 'web_visit'],
+      ['e4', '1', 'identify'],
+      ['e6', expect.stringMatching(/^-\d+$/), 'email_click'],
+      ['e8', '3', 'email_open'],
+    ]);
+    const login = events.find((e) => e.event_id === 'e11');
+    expect(login).toMatchObject({
+      is_success: false,
+      ip_address: '203.0.113.7',
+      event_at: '2024-06-01 10:00:00',
+    });
+    expect(events.find((e) => e.event_id === 'e3')?.device).toBe('mobile');
+  });
+
+  it('keeps valid lines and products only', async () => {
+    expect(
+      (await lake.read(stageOrderItems, RUN_DATE)).map((i) => [i.order_id, i.line_number, i.line_amount]),
+    ).toEqual([
+      ['m-10', 1, '40.00'], // 2 x 20.00 - 0
+    ]);
+    expect((await lake.read(stageProducts, RUN_DATE)).map((p) => p.product_id)).toEqual(['100']);
+  });
+
+  it('is idempotent: rerunning the date replaces its partitions with identical rows', async () => {
+    const before = await lake.read(stageRejects, RUN_DATE, 'source, record_key, reason');
+    await lake.runZone('stage', RUN_DATE);
+    expect(await lake.read(stageRejects, RUN_DATE, 'source, record_key, reason')).toEqual(before);
+  });
+
+  it('does not merge a customer whose links exceed the configured cap, and says so', async () => {
+    // Customer 1 gathers two links besides its own id: visitor v1 and the history email. A cap of 1
+    // leaves both unmerged, and their records are quarantined with the reason.
+    await lake.runZone('stage', RUN_DATE, { identity: { maxSourceIdsPerCustomer: 1 } });
+    const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
+    expect(rejects.filter((r) => r.reason === 'identity_group_too_large').map((r) => r.record_key)).toEqual([
+      'e3',
+      'legacy/orders.csv#3',
+    ]);
+  });
+});
