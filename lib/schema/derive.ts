@@ -55,15 +55,31 @@ export function duckdbCreateTable(table: TableSchema, qualifiedName = table.name
   return `CREATE TABLE ${qualifiedName} (\n${columns}\n)`;
 }
 
-/**
- * Wraps a query so that its output has exactly the table's columns, in order, with the declared
- * types: the local writer's guarantee that Parquet files match the Glue definition.
- */
-export function duckdbConformingSelect(table: TableSchema, query: string): string {
+/** The Athena (Trino) spelling of a schema type, for casts in queries. */
+export function trinoType(type: ColumnType): string {
+  if (type === 'string') return 'varchar';
+  if (type === 'int') return 'integer';
+  return type;
+}
+
+function conformingSelect(table: TableSchema, query: string, typeName: (type: ColumnType) => string): string {
   const casts = table.columns
-    .map((c) => `  CAST(${quoteIdent(c.name)} AS ${duckdbType(c.type)}) AS ${quoteIdent(c.name)}`)
+    .map((c) => `  CAST(${quoteIdent(c.name)} AS ${typeName(c.type)}) AS ${quoteIdent(c.name)}`)
     .join(',\n');
   return `SELECT\n${casts}\nFROM (\n${query}\n) AS source_rows`;
+}
+
+/**
+ * Wraps a query so that its output has exactly the table's columns, in order, with the declared
+ * types: the writers' guarantee that Parquet files match the Glue definition.
+ */
+export function duckdbConformingSelect(table: TableSchema, query: string): string {
+  return conformingSelect(table, query, duckdbType);
+}
+
+/** The same guarantee for Athena's UNLOAD. */
+export function trinoConformingSelect(table: TableSchema, query: string): string {
+  return conformingSelect(table, query, trinoType);
 }
 
 // ---------------------------------------------------------------- zod

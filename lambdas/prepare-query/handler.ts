@@ -1,0 +1,48 @@
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { parseConfig } from '../../lib/config/load.js';
+import type { LakeStore } from '../../lib/pipeline/queries.js';
+
+/** Empties an S3 prefix, a thousand keys per request. */
+export function s3LakeStore(s3: S3Client): LakeStore {
+  return {
+    async deletePrefix(bucket, prefix) {
+      let deleted = 0;
+      let token: string | undefined;
+      do {
+        const page = await s3.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+        if (keys.length > 0) {
+          const result = await s3.send(
+            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }),
+          );
+          if (result.Errors && result.Errors.length > 0) {
+            const first = result.Errors[0];
+            throw new Error(
+              `Could not delete s3://${bucket}/${first?.Key}: ${first?.Code} ${first?.Message}`,
+            );
+          }
+          deleted += keys.length;
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return deleted;
+    },
+  };
+}
+
+const zoneNames = z.strictObject({
+  raw: z.string().min(1),
+  stage: z.string().min(1),
+  analytics: z.string().min(1),
+});
+
+/** The Lambda's environment, checked once at start-up: a missing variable fails the cold start. */
+export const environmentSchema = z.object({
+  PIPELINE_CONFIG: z.string().transform((text) => parseConfig(JSON.parse(text), 'PIPELINE_CONFIG')),
+  DATABASES: z.string().transform((text) => zoneNames.parse(JSON.parse(text))),
+  BUCKETS: z.string().transform((text) => zoneNames.parse(JSON.parse(text))),
+  SQL_ROOT: z.string().min(1),
+});
