@@ -43,9 +43,12 @@ export interface DataCatalogProps {
 export class DataCatalog extends Construct {
   public readonly databaseNames: Readonly<Record<Zone, string>>;
   public readonly securityConfigurationName: string;
+  /** The security configuration resource: jobs and crawlers name it, so they depend on it explicitly. */
+  public readonly securityConfiguration: CfnSecurityConfiguration;
   public readonly workGroupName: string;
   public readonly workGroup: CfnWorkGroup;
   private readonly tablesByZone = new Map<Zone, Map<string, CfnTable>>();
+  private readonly databases = new Map<Zone, CfnDatabase>();
   private readonly storage: DataLakeStorage;
 
   constructor(scope: Construct, id: string, props: DataCatalogProps) {
@@ -63,7 +66,7 @@ export class DataCatalog extends Construct {
     const account = Stack.of(this).account;
 
     const zones: Zone[] = ['raw', 'stage', 'analytics'];
-    const databases = new Map<Zone, CfnDatabase>();
+    const databases = this.databases;
     for (const zone of zones) {
       const name = `${prefix}_${zone}`;
       databases.set(
@@ -81,7 +84,7 @@ export class DataCatalog extends Construct {
     this.databaseNames = { raw: `${prefix}_raw`, stage: `${prefix}_stage`, analytics: `${prefix}_analytics` };
 
     this.securityConfigurationName = `${prefix}-security`;
-    new CfnSecurityConfiguration(this, 'GlueSecurityConfiguration', {
+    this.securityConfiguration = new CfnSecurityConfiguration(this, 'GlueSecurityConfiguration', {
       name: this.securityConfigurationName,
       encryptionConfiguration: {
         s3Encryptions: [{ s3EncryptionMode: 'SSE-KMS', kmsKeyArn: props.storage.key.keyArn }],
@@ -148,6 +151,13 @@ export class DataCatalog extends Construct {
       },
     });
     this.workGroup.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
+  }
+
+  /** The Glue database resource of a zone (for dependencies of resources that name it). */
+  public databaseFor(zone: Zone): CfnDatabase {
+    const database = this.databases.get(zone);
+    if (!database) throw new Error(`No database for zone ${zone}`);
+    return database;
   }
 
   /** The Glue table resource declared for a schema table. */

@@ -3,6 +3,8 @@ import type { Construct } from 'constructs';
 import type { Customer360Config } from '../config/schema.js';
 import { DataCatalog } from '../constructs/data-catalog.js';
 import { DataLakeStorage } from '../constructs/data-lake-storage.js';
+import { Ingestion } from '../constructs/ingestion.js';
+import { Pipeline } from '../constructs/pipeline.js';
 import { allTables } from '../schema/tables.js';
 
 export interface Customer360StackProps extends StackProps {
@@ -10,10 +12,12 @@ export interface Customer360StackProps extends StackProps {
   readonly config: Customer360Config;
 }
 
-/** The whole deployment: storage, catalog, and (as later parts land) ingestion and orchestration. */
+/** The whole deployment: storage, catalog, ingestion, and (as later parts land) orchestration. */
 export class Customer360Stack extends Stack {
   public readonly storage: DataLakeStorage;
   public readonly catalog: DataCatalog;
+  public readonly ingestion: Ingestion;
+  public readonly pipeline: Pipeline;
 
   constructor(scope: Construct, id: string, props: Customer360StackProps) {
     super(scope, id, props);
@@ -37,10 +41,33 @@ export class Customer360Stack extends Stack {
       removalPolicy,
     });
 
+    this.ingestion = new Ingestion(this, 'Ingestion', {
+      storage: this.storage,
+      catalog: this.catalog,
+      mysql: config.sources.mysql,
+      dynamodb: config.sources.dynamodb,
+      history: config.sources.history,
+      namePrefix: config.catalogPrefix.replaceAll('_', '-'),
+    });
+
+    this.pipeline = new Pipeline(this, 'Pipeline', {
+      config,
+      storage: this.storage,
+      catalog: this.catalog,
+      ingestion: this.ingestion,
+      removalPolicy,
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.notificationTopic.topicArn });
     new CfnOutput(this, 'RawBucketName', { value: this.storage.rawBucket.bucketName });
     new CfnOutput(this, 'StageBucketName', { value: this.storage.stageBucket.bucketName });
     new CfnOutput(this, 'AnalyticsBucketName', { value: this.storage.analyticsBucket.bucketName });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.catalog.workGroupName });
     new CfnOutput(this, 'AnalyticsDatabase', { value: this.catalog.databaseNames.analytics });
+    new CfnOutput(this, 'HistoryLandingCrawler', {
+      value: this.ingestion.crawlerName,
+      description: 'Run on demand to see the columns of a new history export: aws glue start-crawler --name',
+    });
   }
 }

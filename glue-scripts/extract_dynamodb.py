@@ -1,0 +1,345 @@
+"""Glue job: the DynamoDB interactions table into the raw zone, through DynamoDB's export to S3.
+
+The job never scans the table, so it consumes none of its read capacity. The first run requests a
+FULL_EXPORT as of the table's latest restorable time; every later run requests an INCREMENTAL_EXPORT
+from the end of the previous export (inclusive) to the latest restorable time (exclusive), in steps
+of at most 24 hours, which is what DynamoDB accepts (and at least 15 minutes: a shorter window is left
+for the next run). Both kinds of export need point-in-time recovery (PITR) enabled on the source
+table; the job checks it and fails with a clear message when it is off.
+
+Exports land (KMS-encrypted with the lake key) under `s3://<raw bucket>/_exports/dynamodb/<table>/`.
+The job waits for the export, reads the data files its manifest lists, flattens each item to the
+columns of the raw table `dynamodb_interactions` (lib/schema/tables.ts; every attribute kept as
+text, plus the whole item as DynamoDB JSON in `item_json`) and publishes Parquet into
+`s3://<raw bucket>/dynamodb/interactions/ingest_date=YYYY-MM-DD/`. The state object
+`s3://<raw bucket>/_state/dynamodb/<table>.json` records the export in progress (so a rerun waits for
+it instead of starting another) and, at the commit, the end time of the last landed export.
+
+Items deleted within an incremental window appear in the export without a new image; raw keeps the
+events it has seen, so deletions are not carried over.
+
+Arguments: --raw_bucket, --table_name, --kms_key_arn.
+"""
+
+import hashlib
+import json
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from c360_glue import (
+    S3Store,
+    ddl_schema,
+    ingest_date_of,
+    ingested_at_of,
+    new_run_id,
+    partition_prefix,
+    publish,
+    recover,
+    s3_url,
+    staging_prefix,
+    state_key,
+    utc_now,
+)
+
+SOURCE = "dynamodb"
+RAW_LOCATION = "dynamodb/interactions/"
+EXPORTS_ROOT = "_exports/dynamodb"
+
+# The raw table `dynamodb_interactions` of lib/schema/tables.ts (test/glue-scripts.test.ts checks
+# that they agree). The columns before `item_json` are item attributes of the same name.
+RAW_COLUMNS = (
+    ("customer_key", "string"),
+    ("event_key", "string"),
+    ("event_id", "string"),
+    ("event_type", "string"),
+    ("event_at", "string"),
+    ("customer_id", "string"),
+    ("visitor_id", "string"),
+    ("email", "string"),
+    ("campaign_id", "string"),
+    ("device", "string"),
+    ("traffic_source", "string"),
+    ("ip_address", "string"),
+    ("success", "string"),
+    ("ticket_category", "string"),
+    ("resolution_minutes", "string"),
+    ("satisfaction", "string"),
+    ("product_id", "string"),
+    ("rating", "string"),
+    ("points", "string"),
+    ("cost", "string"),
+    ("item_json", "string"),
+    ("ingested_at", "timestamp"),
+)
+
+MIN_INCREMENTAL_WINDOW = timedelta(minutes=15)
+MAX_INCREMENTAL_WINDOW = timedelta(hours=24)
+
+
+def _compact_json(value):
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def attribute_text(value):
+    """One DynamoDB JSON attribute as text: strings as they are, numbers with their exact decimal
+    text, booleans as `true`/`false`, sets, lists and maps as their DynamoDB JSON (as the local
+    extractor in lib/local/extract-dynamodb.ts does)."""
+    if value is None or "NULL" in value:
+        return None
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return value["N"]
+    if "BOOL" in value:
+        return "true" if value["BOOL"] else "false"
+    return _compact_json(value)
+
+
+def attribute_value(value, glue_type):
+    """An attribute for a column of the given Glue type; a value that does not fit becomes null
+    (the whole item is kept in `item_json`, so nothing is lost)."""
+    text = attribute_text(value)
+    if glue_type == "string" or text is None:
+        return text
+    try:
+        if glue_type in ("bigint", "int"):
+            number = float(text)
+            return int(number) if number.is_integer() else None
+        if glue_type == "double":
+            return float(text)
+    except ValueError:
+        return None
+    if glue_type == "boolean":
+        return {"true": True, "false": False, "1": True, "0": False}.get(text.lower())
+    raise ValueError(f"no conversion from a DynamoDB attribute to {glue_type}")
+
+
+def flatten_item(item, ingested_at=None):
+    """A DynamoDB-JSON item (`{"customer_key": {"S": "customer#1"}, ...}`) as a raw row: a dict with
+    every column of `dynamodb_interactions`, `item_json` holding the whole item."""
+    row = {}
+    for name, glue_type in RAW_COLUMNS:
+        if name == "item_json":
+            row[name] = _compact_json(item)
+        elif name == "ingested_at":
+            row[name] = ingested_at
+        else:
+            row[name] = attribute_value(item.get(name), glue_type)
+    return row
+
+
+def item_from_export_line(line):
+    """The item of one line of an export data file, or None for a deletion or a blank line.
+
+    A full export line is `{"Item": {...}}`; an incremental one is `{"Metadata": ..., "Keys": ...,
+    "NewImage": {...}}`, without `NewImage` when the item was deleted.
+    """
+    if not line.strip():
+        return None
+    record = json.loads(line)
+    if "Item" in record:
+        return record["Item"]
+    return record.get("NewImage")
+
+
+def export_row(line, ingested_at):
+    """The raw row (a tuple in column order) for an export line, or None."""
+    item = item_from_export_line(line)
+    if item is None:
+        return None
+    row = flatten_item(item, ingested_at)
+    return tuple(row[name] for name, _ in RAW_COLUMNS)
+
+
+def iso(moment):
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def parse_iso(text):
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"expected a timestamp with a time zone, got {text!r}")
+    return moment
+
+
+def plan_export(state, earliest_restorable, latest_restorable):
+    """The next export to request, or None when the last one ended less than 15 minutes ago.
+
+    A FULL_EXPORT as of the latest restorable time when nothing was exported yet, or when the last
+    export ended before the PITR window (the events since then could not be exported incrementally;
+    stage deduplicates the events a second full export repeats). Otherwise an INCREMENTAL_EXPORT
+    from the last end time for at most 24 hours.
+    """
+    exported_to = state.get("exported_to")
+    if exported_to is None or parse_iso(exported_to) < earliest_restorable:
+        return {"type": "FULL_EXPORT", "export_time": iso(latest_restorable)}
+    start = parse_iso(exported_to)
+    if latest_restorable - start < MIN_INCREMENTAL_WINDOW:
+        return None
+    end = min(start + MAX_INCREMENTAL_WINDOW, latest_restorable)
+    return {"type": "INCREMENTAL_EXPORT", "from": iso(start), "to": iso(end)}
+
+
+def plan_end(plan):
+    """The time the table is exported up to once the planned export lands."""
+    return plan["export_time"] if plan["type"] == "FULL_EXPORT" else plan["to"]
+
+
+def export_prefix(table_name, plan):
+    """Where an export's files go: `_exports/dynamodb/<table>/<full|incremental>-<end time>/`."""
+    stamp = parse_iso(plan_end(plan)).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kind = "full" if plan["type"] == "FULL_EXPORT" else "incremental"
+    return f"{EXPORTS_ROOT}/{table_name}/{kind}-{stamp}/"
+
+
+def client_token(table_arn, plan):
+    """Idempotency token of an export request: a retried request starts no second export."""
+    return hashlib.sha256(f"{table_arn}|{json.dumps(plan, sort_keys=True)}".encode("utf-8")).hexdigest()[:32]
+
+
+def export_request(table_arn, bucket, kms_key_arn, table_name, plan):
+    """Keyword arguments of `export_table_to_point_in_time` for a planned export."""
+    request = {
+        "TableArn": table_arn,
+        "ClientToken": client_token(table_arn, plan),
+        "S3Bucket": bucket,
+        "S3Prefix": export_prefix(table_name, plan),
+        "S3SseAlgorithm": "KMS",
+        "S3SseKmsKeyId": kms_key_arn,
+        "ExportFormat": "DYNAMODB_JSON",
+        "ExportType": plan["type"],
+    }
+    if plan["type"] == "FULL_EXPORT":
+        request["ExportTime"] = parse_iso(plan["export_time"])
+    else:
+        request["IncrementalExportSpecification"] = {
+            "ExportFromTime": parse_iso(plan["from"]),
+            "ExportToTime": parse_iso(plan["to"]),
+            "ExportViewType": "NEW_IMAGE",
+        }
+    return request
+
+
+def manifest_files_key(summary, summary_key):
+    """Key of `manifest-files.json`, from the summary manifest (or beside it)."""
+    key = summary.get("manifestFilesS3Key")
+    if key:
+        return key
+    folder = summary_key.rsplit("/", 1)[0]
+    return f"{folder}/manifest-files.json"
+
+
+def data_keys_from_manifest(manifest_files_text):
+    """The data file keys listed in `manifest-files.json` (one JSON object per line)."""
+    keys = []
+    for line in manifest_files_text.splitlines():
+        if line.strip():
+            keys.append(json.loads(line)["dataFileS3Key"])
+    return keys
+
+
+def pitr_window(backups_description, table_name):
+    """(earliest, latest) restorable times; fails clearly when PITR is off, as exports need it."""
+    pitr = backups_description.get("PointInTimeRecoveryDescription", {})
+    if pitr.get("PointInTimeRecoveryStatus") != "ENABLED":
+        raise RuntimeError(
+            f"Point-in-time recovery is not enabled on DynamoDB table {table_name}; DynamoDB exports "
+            "to S3 need it. Enable it with: aws dynamodb update-continuous-backups "
+            f"--table-name {table_name} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true"
+        )
+    return pitr["EarliestRestorableDateTime"], pitr["LatestRestorableDateTime"]
+
+
+def wait_for_export(dynamodb, export_arn, poll_seconds=30):
+    while True:
+        description = dynamodb.describe_export(ExportArn=export_arn)["ExportDescription"]
+        status = description["ExportStatus"]
+        if status != "IN_PROGRESS":
+            return description
+        print(f"dynamodb: export {export_arn} in progress")
+        time.sleep(poll_seconds)
+
+
+def land_export(spark, store, bucket, table_name, key, state, plan, description, started):
+    """Flattens a completed export into the raw partition and commits; returns the new state."""
+    summary_key = description["ExportManifest"]
+    summary = store.read_json(summary_key)
+    data_keys = data_keys_from_manifest(store.read_text(manifest_files_key(summary, summary_key)))
+    committed = {
+        "exported_to": plan_end(plan),
+        "last_export": {"arn": description["ExportArn"], "type": plan["type"], "items": description.get("ItemCount")},
+    }
+    if not data_keys:
+        store.write_json(key, committed)
+        return committed
+
+    ingested_at = ingested_at_of(started)
+    lines = spark.sparkContext.textFile(",".join(s3_url(bucket, data_key) for data_key in data_keys))
+    rows = lines.map(lambda line: export_row(line, ingested_at)).filter(lambda row: row is not None)
+    frame = spark.createDataFrame(rows, ddl_schema(RAW_COLUMNS)).cache()
+    try:
+        count = frame.count()
+        if count == 0:
+            store.write_json(key, committed)
+            return committed
+        run_id = new_run_id(started)
+        staging = staging_prefix(SOURCE, table_name, run_id)
+        frame.write.mode("overwrite").parquet(s3_url(bucket, staging))
+        partition = partition_prefix(RAW_LOCATION, ingest_date_of(started))
+        committed["last_export"]["rows"] = count
+        publish(store, key, state, staging, partition, run_id, committed)
+        print(f"dynamodb.{table_name}: {count} items from {plan['type']} up to {plan_end(plan)}")
+        return committed
+    finally:
+        frame.unpersist()
+
+
+def main():
+    import boto3
+    from awsglue.context import GlueContext
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    args = getResolvedOptions(sys.argv, ["JOB_NAME", "raw_bucket", "table_name", "kms_key_arn"])
+    bucket, table_name = args["raw_bucket"], args["table_name"]
+    spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    started = utc_now()
+    store = S3Store(bucket)
+    dynamodb = boto3.client("dynamodb")
+
+    table_arn = dynamodb.describe_table(TableName=table_name)["Table"]["TableArn"]
+    backups = dynamodb.describe_continuous_backups(TableName=table_name)["ContinuousBackupsDescription"]
+    earliest, latest = pitr_window(backups, table_name)
+
+    key = state_key(SOURCE, table_name)
+    state = recover(store, key, store.read_json(key), SOURCE, table_name)
+    # Catch up in windows of at most 24 hours; each window is committed on its own.
+    while True:
+        in_progress = state.get("in_progress")
+        if in_progress:
+            plan, export_arn = in_progress["plan"], in_progress["export_arn"]
+            print(f"dynamodb: resuming export {export_arn}")
+        else:
+            plan = plan_export(state, earliest, latest)
+            if plan is None:
+                print(f"dynamodb.{table_name}: exported up to {state.get('exported_to')}; nothing new yet")
+                break
+            request = export_request(table_arn, bucket, args["kms_key_arn"], table_name, plan)
+            export_arn = dynamodb.export_table_to_point_in_time(**request)["ExportDescription"]["ExportArn"]
+            state = {**state, "in_progress": {"plan": plan, "export_arn": export_arn}}
+            store.write_json(key, state)
+        description = wait_for_export(dynamodb, export_arn)
+        if description["ExportStatus"] != "COMPLETED":
+            state = {name: value for name, value in state.items() if name != "in_progress"}
+            store.write_json(key, state)
+            raise RuntimeError(
+                f"DynamoDB export {export_arn} {description['ExportStatus']}: "
+                f"{description.get('FailureCode')} {description.get('FailureMessage')}"
+            )
+        state = land_export(spark, store, bucket, table_name, key, state, plan, description, started)
+
+
+if __name__ == "__main__":
+    main()
