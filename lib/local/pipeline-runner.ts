@@ -48,7 +48,9 @@ export function synthesizedDefinition(config: Customer360Config): Record<string,
   const template = assembly.getStackByName(stack.stackName).template as {
     Resources: Record<string, { Type: string; Properties: { DefinitionString?: CfnValue } }>;
   };
-  const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+  const machines = Object.values(template.Resources).filter(
+    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
+  );
   if (machines.length !== 1 || !machines[0]?.Properties.DefinitionString) {
     throw new Error(`Expected one state machine in the template, found ${machines.length}`);
   }
@@ -154,7 +156,8 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   };
 
   task('Extract mysql', async (input) => {
-    if (!options.sources.mysql) return { JobRunState: 'SUCCEEDED', Skipped: 'no MySQL source configured' } as Json;
+    if (!options.sources.mysql)
+      return { JobRunState: 'SUCCEEDED', Skipped: 'no MySQL source configured' } as Json;
     const results = await extractMysql({
       source: options.sources.mysql,
       engine,
@@ -162,19 +165,27 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       ingestDate: ingestDate(input),
       tables: config.sources.mysql.tables,
     });
-    for (const table of rawTables) if (table.name.startsWith('mysql_')) await registerTable(engine, lakeRoot, table);
+    for (const table of rawTables)
+      if (table.name.startsWith('mysql_')) await registerTable(engine, lakeRoot, table);
     for (const r of results) rows[`raw.mysql_${r.table} (new)`] = r.rows;
     return { JobRunState: 'SUCCEEDED' };
   });
   task('Extract dynamodb', async (input) => {
-    if (!options.sources.dynamodb) return { JobRunState: 'SUCCEEDED', Skipped: 'no DynamoDB source configured' } as Json;
-    const result = await extractDynamoDb({ ...options.sources.dynamodb, engine, lakeRoot, ingestDate: ingestDate(input) });
+    if (!options.sources.dynamodb)
+      return { JobRunState: 'SUCCEEDED', Skipped: 'no DynamoDB source configured' } as Json;
+    const result = await extractDynamoDb({
+      ...options.sources.dynamodb,
+      engine,
+      lakeRoot,
+      ingestDate: ingestDate(input),
+    });
     await registerTable(engine, lakeRoot, rawDynamodbInteractions);
     rows['raw.dynamodb_interactions (new)'] = result.rows;
     return { JobRunState: 'SUCCEEDED' };
   });
   task('Extract history', async (input) => {
-    if (!options.sources.historyDir) return { JobRunState: 'SUCCEEDED', Skipped: 'no history folder configured' } as Json;
+    if (!options.sources.historyDir)
+      return { JobRunState: 'SUCCEEDED', Skipped: 'no history folder configured' } as Json;
     const result = await extractHistory({
       historyDir: options.sources.historyDir,
       config: config.sources.history,
@@ -208,7 +219,9 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       );
       rows[`${target[1]}.${target[2]}`] = Number(counted.getRowObjectsJson()[0]?.n ?? 0);
     }
-    return { QueryExecution: { QueryExecutionId: execution.QueryExecutionId, Status: { State: execution.State } } };
+    return {
+      QueryExecution: { QueryExecutionId: execution.QueryExecutionId, Status: { State: execution.State } },
+    };
   };
   const notify = async (input: Json): Promise<Json> => {
     mkdirSync(join(options.outboxFile, '..'), { recursive: true });
@@ -225,7 +238,11 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     if (resource.includes(':lambda:invoke')) task(name, prepare);
     else if (resource.includes(':athena:startQueryExecution')) task(name, run);
     else if (resource.includes(':athena:getQueryResults')) {
-      task(name, async (input) => athena.getQueryResults((input as { QueryExecutionId: string }).QueryExecutionId) as Json);
+      task(
+        name,
+        async (input) =>
+          athena.getQueryResults((input as { QueryExecutionId: string }).QueryExecutionId) as Json,
+      );
     } else if (resource.includes(':sns:publish')) task(name, notify);
     else throw new Error(`No local handler for task state "${name}" (${resource})`);
   });
@@ -236,7 +253,9 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   );
   const execution = machine.run(options.input ?? {}, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides },
-    context: { Execution: { Id: executionId, Input: options.input ?? {}, StartTime: startTime.toISOString() } },
+    context: {
+      Execution: { Id: executionId, Input: options.input ?? {}, StartTime: startTime.toISOString() },
+    },
   });
 
   const states: StateTiming[] = [];
@@ -247,7 +266,9 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     for await (const event of execution.eventLogs) {
       const raw = 'state' in event ? (event.state as { name: string; input?: Json }) : undefined;
       const item = (raw?.input as { name?: string } | undefined)?.name;
-      const state = raw ? { ...raw, name: item && typeof item === 'string' ? `${raw.name} [${item}]` : raw.name } : undefined;
+      const state = raw
+        ? { ...raw, name: item && typeof item === 'string' ? `${raw.name} [${item}]` : raw.name }
+        : undefined;
       const key = `${state?.name}#${'index' in event ? event.index : ''}`;
       if (event.type === 'StateEntered' && state) entered.set(key, event.timestamp);
       const seconds = ((event.timestamp - (entered.get(key) ?? event.timestamp)) / 1000) | 0;
@@ -260,7 +281,12 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         options.onEvent?.(`  ✓ ${state.name.padEnd(34)} ${elapsed.toFixed(1).padStart(6)} s`);
       } else if (event.type === 'StateFailed' && state) {
         failure ??= { state: state.name, error: event.Error, cause: String(event.Cause) };
-        states.push({ state: state.name, status: 'failed', seconds: elapsed, detail: `${event.Error}: ${event.Cause}` });
+        states.push({
+          state: state.name,
+          status: 'failed',
+          seconds: elapsed,
+          detail: `${event.Error}: ${event.Cause}`,
+        });
         options.onEvent?.(`  ✗ ${state.name.padEnd(34)} ${elapsed.toFixed(1).padStart(6)} s  ${event.Error}`);
       } else if (event.type === 'StateRetried' && state) {
         states.push({ state: state.name, status: 'retried', seconds, detail: JSON.stringify(event.retry) });
@@ -316,7 +342,8 @@ export function collectTaskStates(definition: Record<string, Json>): { name: str
       if (s.Type === 'Task') found.push({ name, resource: String(s.Resource) });
       const processor = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Json> } | undefined;
       if (processor?.States) walk(processor.States);
-      for (const branch of (s.Branches as { States: Record<string, Json> }[] | undefined) ?? []) walk(branch.States);
+      for (const branch of (s.Branches as { States: Record<string, Json> }[] | undefined) ?? [])
+        walk(branch.States);
     }
   };
   walk(definition.States as Record<string, Json>);
