@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3-pyflakes: lints the PySpark Glue jobs in glue-scripts/ (PyPI is not needed).
-apt_packages=(python3-pyflakes)
+apt_packages=(python3-pyflakes mariadb-server)
 # (Debian packages the local servers need are added here as the pipeline grows.)
 
 if ((${#apt_packages[@]} > 0)); then

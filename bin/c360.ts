@@ -1,0 +1,132 @@
+#!/usr/bin/env -S node --import tsx
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../lib/config/load.js';
+import { runDemo } from '../lib/local/demo.js';
+import { runPipelineLocally } from '../lib/local/pipeline-runner.js';
+import { listRuns, openWorkspaceEngine, workspaceAt } from '../lib/local/workspace.js';
+
+const USAGE = `c360: Customer 360 on this machine
+
+Usage:
+  c360 demo [--customers N] [--seed S] [--workspace DIR]
+      Starts a throwaway MariaDB and a local DynamoDB, generates a data set, runs the whole pipeline
+      (the state machine CDK deploys, run locally) and prints where everything is.
+  c360 run [--date YYYY-MM-DD] [--config FILE] [--workspace DIR]
+      Runs the pipeline for a date over the workspace's lake (reruns and backfills). Without running
+      sources, extraction is skipped and the date is rebuilt from the raw zone as it is.
+  c360 query "SQL" [--workspace DIR]
+      Runs SQL on DuckDB over the lake: raw.*, stage.*, analytics.* and the *_latest views.
+  c360 status [--workspace DIR]
+      Lists the last local runs.
+
+Options:
+  --workspace DIR   where the lake, outbox and run summaries live (default .c360)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      workspace: { type: 'string', default: '.c360' },
+      config: { type: 'string' },
+      date: { type: 'string' },
+      customers: { type: 'string' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 1 : 0;
+  }
+  const workspace = workspaceAt(values.workspace);
+  switch (command) {
+    case 'demo': {
+      const customers = values.customers === undefined ? undefined : Number(values.customers);
+      if (customers !== undefined && (!Number.isInteger(customers) || customers < 10)) {
+        throw new UsageError(`--customers must be a whole number of at least 10, got "${values.customers}"`);
+      }
+      const summary = await runDemo({ workspace, customers, seed: values.seed, configFile: values.config });
+      return summary.status === 'SUCCEEDED' ? 0 : 1;
+    }
+    case 'run': {
+      if (values.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(values.date)) {
+        throw new UsageError(`--date must be YYYY-MM-DD, got "${values.date}"`);
+      }
+      const config = loadConfig(values.config);
+      const { instance, connection } = await openWorkspaceEngine(workspace);
+      try {
+        const summary = await runPipelineLocally({
+          config,
+          lakeRoot: workspace.lake,
+          engine: connection,
+          sources: { historyDir: workspace.historyDir },
+          outboxFile: workspace.outboxFile,
+          runsDir: workspace.runsDir,
+          input: values.date ? { runDate: values.date } : {},
+          onEvent: (line) => process.stdout.write(`${line}\n`),
+        });
+        process.stdout.write(
+          `\n${summary.status} run ${summary.runDate ?? ''} in ${summary.seconds.toFixed(1)} s\n`,
+        );
+        if (summary.failure)
+          process.stdout.write(`Failed at ${summary.failure.state}: ${summary.failure.cause}\n`);
+        return summary.status === 'SUCCEEDED' ? 0 : 1;
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    }
+    case 'query': {
+      const sql = positionals.join(' ').trim();
+      if (!sql)
+        throw new UsageError(
+          'query needs the SQL to run, for example: c360 query "select * from analytics.rfm_latest limit 5"',
+        );
+      const { instance, connection } = await openWorkspaceEngine(workspace);
+      try {
+        const reader = await connection.runAndReadAll(sql);
+        console.table(reader.getRowObjectsJson());
+        return 0;
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
+    }
+    case 'status': {
+      const runs = listRuns(workspace).slice(0, 10);
+      if (runs.length === 0) {
+        process.stdout.write(`No local runs in ${workspace.root} yet. Try: npm run demo\n`);
+        return 0;
+      }
+      console.table(
+        runs.map((r) => ({
+          started: r.startedAt,
+          run_date: r.runDate,
+          status: r.status,
+          seconds: Number(r.seconds.toFixed(1)),
+          failed_at: r.failure?.state ?? '',
+        })),
+      );
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
