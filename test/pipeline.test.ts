@@ -33,9 +33,12 @@ describe('Pipeline state machine definition', () => {
   it('runs extract, stage, data quality and its gate, the marts in waves, then publishes', () => {
     const order: string[] = [];
     let name: string | undefined = 'Use the given run date';
-    while (name && states[name]) {
+    for (
+      let state = name ? states[name] : undefined;
+      name && state;
+      state = name ? states[name] : undefined
+    ) {
       order.push(name);
-      const state: State = states[name];
       name =
         (state.Next as string | undefined) ??
         (state.Type === 'Choice' ? (state.Default as string) : undefined);
