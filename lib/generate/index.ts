@@ -1,0 +1,40 @@
+/**
+ * The deterministic data generator: a retailer's MySQL tables, DynamoDB interactions and legacy
+ * history files, with planted fraud and dirty records and a ground-truth manifest. See README
+ * ("Generating data").
+ */
+export { Catalog } from './catalog.js';
+export { DatasetGenerator, type DatasetResult, type DatasetTargets, generateDataset } from './dataset.js';
+export {
+  type BatchWriteClient,
+  batchWriteWithRetry,
+  DynamoDbSink,
+  type DynamoDbTarget,
+  ensureInteractionsTable,
+  type RetryOptions,
+} from './dynamodb.js';
+export { type DatasetSink, FileSink, HistorySink } from './files.js';
+export { LEGACY_RULE, type Manifest, ManifestBuilder } from './manifest.js';
+export {
+  type Anomaly,
+  DIRTY_KINDS,
+  type FraudCase,
+  legacyIdFor,
+  MODEL,
+  type PersonBatch,
+  UNKNOWN_CUSTOMER_BASE,
+} from './model.js';
+export { applyChanges, type ChangeOptions, type ChangeSet, type ChangeTargets } from './mutations.js';
+export {
+  connectMysql,
+  createMysqlTables,
+  type MysqlConnectionInfo,
+  MysqlSink,
+  type MysqlTarget,
+  mysqlSchemaStatements,
+  prepareLoadSession,
+} from './mysql.js';
+export { DEFAULTS, type GenerateOptions, type ResolvedOptions, resolveOptions } from './options.js';
+export { Rng } from './rng.js';
+export { HISTORY_COLUMNS, MYSQL_COLUMNS } from './rows.js';
+export { compareWithManifest, countLoaded, type LoadedCounts } from './verify.js';
