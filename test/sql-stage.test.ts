@@ -206,6 +206,7 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       legacy(8, 'L0005', '2019-06-04', '5.00', '-2'),
       legacy(9, 'walkin@store.local', '2019-06-05', '5.00'),
       legacy(10, 'L0006', '2030-01-01', '5.00'),
+      legacy(11, 'L0077', '2019-07-01', '8.00'),
     ]);
     await lake.runZone('stage', RUN_DATE);
   });
@@ -290,8 +291,11 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     });
     // Known only to DynamoDB, or only to the history: a customer of their own, with a negative id.
     expect(Number(bySourceKey['dynamodb:email#Dee@Example.com']?.customer_id)).toBeLessThan(0);
-    expect(bySourceKey['history:L0001']).toMatchObject({ match_rule: 'legacy_id' });
-    expect(Number(bySourceKey['history:L0001']?.customer_id)).toBeLessThan(0);
+    // A migrated customer's legacy id carries their MySQL id (default pattern ^L0*([0-9]+)$); a legacy
+    // id whose number MySQL does not know is a customer of its own.
+    expect(bySourceKey['history:L0001']).toMatchObject({ customer_id: '1', match_rule: 'legacy_id' });
+    expect(bySourceKey['history:L0077']).toMatchObject({ match_rule: 'legacy_id' });
+    expect(Number(bySourceKey['history:L0077']?.customer_id)).toBeLessThan(0);
     // Unresolvable identities and the blocked placeholder are not in the map.
     expect(bySourceKey['dynamodb:visitor#v2']).toBeUndefined();
     expect(bySourceKey['dynamodb:email#walkin@store.local']).toBeUndefined();
@@ -302,11 +306,11 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     const customers = await lake.read(stageCustomers, RUN_DATE, 'customer_id');
     const identities = await lake.read(stageIdentityMap, RUN_DATE);
     const dee = identities.find((i) => i.source_key === 'email#Dee@Example.com')?.customer_id;
-    const l0001 = identities.find((i) => i.source_key === 'L0001')?.customer_id;
+    const l0077 = identities.find((i) => i.source_key === 'L0077')?.customer_id;
 
     // Legacy ids seen only on quarantined rows (L0002-L0006) introduce no customer.
     expect(identities.filter((i) => /^L000[2-6]$/.test(String(i.source_key)))).toEqual([]);
-    expect(customers.map((c) => c.customer_id).sort()).toEqual(['1', '2', '3', dee, l0001].sort());
+    expect(customers.map((c) => c.customer_id).sort()).toEqual(['1', '2', '3', dee, l0077].sort());
     const byId = Object.fromEntries(customers.map((c) => [c.customer_id, c]));
     expect(byId['1']).toMatchObject({
       email_normalized: 'ann@example.com',
@@ -315,17 +319,17 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     });
     expect(byId['3']).toMatchObject({ signup_at: null, birth_date: null, source: 'mysql' });
     expect(byId[String(dee)]).toMatchObject({ email_normalized: 'dee@example.com', source: 'dynamodb' });
-    expect(byId[String(l0001)]).toMatchObject({ source: 'history' });
+    expect(byId[String(l0077)]).toMatchObject({ source: 'history' });
   });
 
   it('puts history orders on their unified customers', async () => {
     const orders = await lake.read(stageOrders, RUN_DATE, 'order_id');
     const history = orders.filter((o) => o.source === 'history');
-    expect(history.map((o) => [o.order_id, o.total_amount, o.item_quantity, o.channel])).toEqual([
-      ['h-legacy/orders.csv#1', '19.98', 2, 'legacy'],
-      ['h-legacy/orders.csv#3', '40.00', 1, 'legacy'],
+    expect(history.map((o) => [o.order_id, o.customer_id, o.total_amount, o.item_quantity, o.channel])).toEqual([
+      ['h-legacy/orders.csv#1', '1', '19.98', 2, 'legacy'], // L0001: the migrated customer 1
+      ['h-legacy/orders.csv#11', expect.stringMatching(/^-\d+$/), '8.00', 1, 'legacy'], // L0077: legacy only
+      ['h-legacy/orders.csv#3', '1', '40.00', 1, 'legacy'], // matched to the MySQL customer by email
     ]);
-    expect(history[1]?.customer_id).toBe('1'); // matched to the MySQL customer by email
   });
 
   it('types interaction events and resolves them to customers', async () => {
@@ -363,12 +367,13 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
   });
 
   it('does not merge a customer whose links exceed the configured cap, and says so', async () => {
-    // Customer 1 gathers two links besides its own id: visitor v1 and the history email. A cap of 1
-    // leaves both unmerged, and their records are quarantined with the reason.
+    // Customer 1 gathers three links besides its own id: visitor v1, the history email and legacy id
+    // L0001. A cap of 1 leaves them all unmerged, and their records are quarantined with the reason.
     await lake.runZone('stage', RUN_DATE, { identity: { maxSourceIdsPerCustomer: 1 } });
     const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
     expect(rejects.filter((r) => r.reason === 'identity_group_too_large').map((r) => r.record_key)).toEqual([
       'e3',
+      'legacy/orders.csv#1',
       'legacy/orders.csv#3',
     ]);
   });

@@ -83,6 +83,23 @@ export const historySourceSchema = z.strictObject({
   columns: historyColumnsSchema.prefault({}),
   /** Whether the customer column holds a legacy customer id or an email address. */
   customerKey: z.enum(['legacy_id', 'email']).default('legacy_id'),
+  /**
+   * How a legacy customer id encodes the MySQL id of a customer who was migrated: a regular expression
+   * whose first group is that id (for example `L0000042` is customer 42). Legacy ids that do not match,
+   * or match no MySQL customer, become customers of their own. `null` when legacy ids carry no such link.
+   */
+  legacyIdPattern: z
+    .string()
+    .min(1)
+    .refine((pattern) => {
+      try {
+        return new RegExp(pattern).source.includes('(');
+      } catch {
+        return false;
+      }
+    }, 'expected a regular expression with a capture group')
+    .nullable()
+    .default('^L0*([0-9]+)$'),
   /** strftime-style format of the date column; ISO dates parse without it. */
   dateFormat: z.string().min(1).default('%Y-%m-%d'),
 });

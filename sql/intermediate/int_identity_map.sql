@@ -24,12 +24,15 @@ mysql_email_owners as (
 
 identify_events as (
     select
-        visitor_id,
+        coalesce(
+            visitor_id,
+            case when customer_key like 'visitor#%' then substr(customer_key, strpos(customer_key, '#') + 1) end
+        ) as visitor_id,
         customer_id,
         row_number() over (partition by visitor_id order by event_at desc, event_id desc) as recency_rank
     from stg_dynamodb_interactions
     where event_type = 'identify'
-        and visitor_id is not null
+        and (visitor_id is not null or customer_key like 'visitor#%')
         and customer_id is not null
 ),
 
@@ -130,7 +133,10 @@ candidates as (
                 email_owner.customer_id,
                 -1 - abs(from_big_endian_64(xxhash64(to_utf8('email:' || keys.key_value))) % 1000000000000000)
             )
-            else -1 - abs(from_big_endian_64(xxhash64(to_utf8('legacy:' || keys.key_value))) % 1000000000000000)
+            else coalesce(
+                migrated.customer_id,
+                -1 - abs(from_big_endian_64(xxhash64(to_utf8('legacy:' || keys.key_value))) % 1000000000000000)
+            )
         end as customer_id,
         case when keys.key_type = 'email' then 'normalized_email' else 'legacy_id' end as match_rule,
         case
@@ -140,6 +146,12 @@ candidates as (
     left join mysql_email_owners as email_owner
         on keys.key_type = 'email'
         and email_owner.email_normalized = keys.key_value
+    -- a migrated customer's legacy id encodes their MySQL id (sources.history.legacyIdPattern)
+    left join mysql_customers as migrated
+        on keys.key_type = 'legacy_id'
+        and migrated.customer_id = try_cast(
+            regexp_extract(keys.key_value, {{ history_legacy_id_pattern }}, 1) as bigint
+        )
 ),
 
 linked_counts as (

@@ -6,7 +6,7 @@ export const omniChannelEngagement: TableSchema = {
   zone: 'analytics',
   location: 'omni_channel_engagement/',
   description:
-    'Email, ad, web and purchase activity per customer over the engagement window, with rates and a channel mix; every customer active in any source appears.',
+    'Email, ad, web and purchase activity per customer over the engagement window, with rates and a channel mix; every customer with an email, ad or web event or a revenue order in the window appears, whichever source it is in.',
   columns: [
     customerId,
     col('emails_sent', 'int', 'Marketing emails sent.'),
@@ -23,13 +23,21 @@ export const omniChannelEngagement: TableSchema = {
     col('email_open_rate', 'double', 'Opens / emails sent; null when none were sent.'),
     col('email_click_rate', 'double', 'Clicks / emails sent; null when none were sent.'),
     col('ad_click_rate', 'double', 'Ad clicks / ad views; null without views.'),
-    col('visit_conversion_rate', 'double', 'Orders / web visits; null without visits.'),
-    col('active_channels', 'int', 'How many of email, ads, web, purchases saw activity.'),
-    col('primary_channel', 'string', 'The channel with the most activity.'),
+    col('visit_conversion_rate', 'double', 'Web and mobile orders / web visits; null without visits.'),
+    col(
+      'active_channels',
+      'int',
+      'How many of email (opens, clicks), ads (clicks), web (visits), purchase (orders) saw activity.',
+    ),
+    col(
+      'primary_channel',
+      'string',
+      'The channel with the most activity; ties go to purchase, web, email, ads; null without activity.',
+    ),
     col(
       'channel_mix',
       'string',
-      'Share of activity per channel, for example email:0.50;web:0.30;ads:0.10;purchase:0.10.',
+      'Share of activity per active channel, in primary-channel order, for example email:0.50;web:0.30;purchase:0.10;ads:0.10.',
     ),
   ],
   partitionKeys: [runDate],

@@ -6,7 +6,7 @@ export const fraudFlags: TableSchema = {
   zone: 'analytics',
   location: 'fraud_flags/',
   description:
-    'Customers whose logins (distinct IPs, attempts, failures) and orders (high value or many) in the fraud window are both anomalous, with the reasons.',
+    'Login (distinct IPs, attempts, failures) and order (high value, count) signals in the fraud window for every customer with a login or an order in it; flagged when both are anomalous, with the reasons.',
   columns: [
     customerId,
     col('distinct_ips', 'int', 'Distinct IP addresses used to log in within the window.'),
@@ -15,11 +15,15 @@ export const fraudFlags: TableSchema = {
     col('orders_in_window', 'int', 'Orders placed within the window (any status).'),
     col('high_value_orders', 'int', 'Orders above the high-value total within the window.'),
     col('max_order_total', 'decimal(12,2)', 'Largest order total within the window.'),
-    col('window_spend', 'decimal(14,2)', 'Sum of order totals within the window.'),
+    col('window_spend', 'decimal(14,2)', 'Sum of order totals within the window (any status).'),
     col('is_login_anomaly', 'boolean', 'Too many distinct IPs, attempts or failed logins.'),
     col('is_order_anomaly', 'boolean', 'A high-value order or too many orders.'),
     col('is_flagged', 'boolean', 'Both a login and an order anomaly: the fraud flag.'),
-    col('flag_reasons', 'string', 'Semicolon-separated reasons, each with its figure and threshold.'),
+    col(
+      'flag_reasons',
+      'string',
+      "Every triggered condition with its figure and threshold, '; '-separated (for example distinct_ips 7 > 5; high_value_order 2400.00 > 1000.00); null when none.",
+    ),
   ],
   partitionKeys: [runDate],
 };
