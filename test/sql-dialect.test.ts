@@ -2,7 +2,13 @@ import { TrinoSQL } from 'dt-sql-parser';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
 import { DUCKDB_COMPAT_MACROS } from '../lib/sql/compat.js';
-import { compileModel, loadModels, qualifyZones, renderParameters } from '../lib/sql/models.js';
+import {
+  compileModel,
+  loadModels,
+  qualifyZones,
+  renderParameters,
+  stripCommentsAndStrings,
+} from '../lib/sql/models.js';
 import { pipelineParameters } from '../lib/sql/parameters.js';
 
 const models = loadModels();
@@ -31,7 +37,7 @@ describe('every SQL file is Athena engine v3 (Trino) SQL', () => {
 
   it('holds exactly one statement per file, a query, and no materialization', () => {
     for (const model of models.values()) {
-      const code = model.sql.replace(/--[^\n]*/g, '');
+      const code = stripCommentsAndStrings(model.sql);
       expect(code, model.file).not.toMatch(/\b(create|insert|unload|copy|drop|delete)\b/i);
       expect(code.trim().replace(/;$/, ''), model.file).not.toContain(';');
     }

@@ -6,8 +6,8 @@ import { FixtureLake, type FixtureRow } from './helpers/lake.js';
 /*
  * The rfm mart on hand-made stage orders. Run date 2024-06-30.
  *
- * Window edges: with rfmWindowDays = 90 the window is
- *   ordered_at >= 2024-04-01 00:00:00 (2024-06-30 minus 90 days; this edge is IN)
+ * Window edges: with rfmWindowDays = 91 (the 91 calendar days ending with the run date) the window is
+ *   ordered_at >= 2024-04-01 00:00:00 (2024-07-01 minus 91 days; this edge is IN)
  *   ordered_at <  2024-07-01 00:00:00 (the day after the run date; this edge is OUT),
  * so an order at 2024-04-01 00:00:00 counts, one at 2024-03-31 23:59:59 does not, one at
  * 2024-06-30 23:59:59 counts and one at 2024-07-01 00:00:00 does not.
@@ -16,7 +16,7 @@ import { FixtureLake, type FixtureRow } from './helpers/lake.js';
  * score (see sql/marts/rfm.sql).
  */
 const RUN_DATE = '2024-06-30';
-const WINDOW = { analysis: { rfmWindowDays: 90 } };
+const WINDOW = { analysis: { rfmWindowDays: 91 } };
 
 let orderSequence = 0;
 const order = (
@@ -125,9 +125,9 @@ describe('rfm mart: window edges, revenue orders only, tied scores', () => {
   });
 
   it('takes the window from configuration: one day more brings in the order of 2024-03-31', async () => {
-    // 91 days: the lower edge is 2024-03-31 00:00:00, so customer 1's 500 at 23:59:59 that day is in:
+    // 92 days: the lower edge is 2024-03-31 00:00:00, so customer 1's 500 at 23:59:59 that day is in:
     // frequency 2, spend 100 + 500 = 600; the last order (and recency 90) is unchanged.
-    await lake.run('rfm', RUN_DATE, { analysis: { rfmWindowDays: 91 } });
+    await lake.run('rfm', RUN_DATE, { analysis: { rfmWindowDays: 92 } });
     const rows = await lake.read(rfm, RUN_DATE, 'customer_id');
     expect(rows.find((r) => r.customer_id === '1')).toMatchObject({
       last_order_at: '2024-04-01 00:00:00',

@@ -147,11 +147,9 @@ final as (
         (is_too_many_ips or is_too_many_attempts or is_too_many_failures)
             and (is_high_value or is_too_many_orders) as is_flagged,
         -- concat_ws skips the NULLs of conditions that did not trigger; nothing triggered gives ''.
-        -- The separator is chr(59) || ' ', i.e. '; ': a ';' literal would trip the one-statement-per-file
-        -- check of test/sql-dialect.test.ts, which does not skip string literals.
         nullif(
             concat_ws(
-                chr(59) || ' ',
+                '; ',
                 case
                     when is_too_many_ips
                         then 'distinct_ips ' || cast(distinct_ips as varchar)

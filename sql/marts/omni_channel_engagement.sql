@@ -168,10 +168,8 @@ channel_summary as (
         customer_id,
         count(*) as active_channels,
         max(case when position = 1 then channel end) as primary_channel,
-        -- chr(59) is ';': a ';' literal would trip the one-statement-per-file check of
-        -- test/sql-dialect.test.ts, which does not skip string literals
         concat_ws(
-            chr(59),
+            ';',
             max(case when position = 1 then channel_share end),
             max(case when position = 2 then channel_share end),
             max(case when position = 3 then channel_share end),

@@ -2,8 +2,8 @@
 -- segment. Only revenue orders count (cancelled and refunded orders are in no frequency or spend), and
 -- a customer without a revenue order in the window has no row.
 --
--- Window: ordered_at >= run_date - rfm_window_days (at 00:00:00, included) and
--- < run_date + 1 day (excluded), i.e. the run date and the rfm_window_days calendar days before it.
+-- Window: the rfm_window_days calendar days ending with the run date, as every windowed mart uses:
+-- ordered_at >= run_date + 1 day - rfm_window_days (00:00:00, included) and < run_date + 1 day.
 -- Recency is in calendar days from the date of the last order to the run date (0 = ordered on it);
 -- both sides are cast to date so Trino (whole elapsed days) and DuckDB (boundaries) agree.
 --
@@ -45,7 +45,8 @@ revenue_orders_in_window as (
         total_amount
     from orders
     where is_revenue
-        and ordered_at >= cast({{ run_date }} as timestamp) - interval '1' day * {{ rfm_window_days }}
+        and ordered_at >= cast({{ run_date }} as timestamp) + interval '1' day
+            - interval '1' day * {{ rfm_window_days }}
         and ordered_at < cast({{ run_date }} as timestamp) + interval '1' day
 ),
 

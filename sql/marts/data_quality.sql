@@ -1,0 +1,387 @@
+-- The run's data-quality report: one row per check. It runs after the stage tables are built and
+-- before any mart; the quality gate stops the run when a row is is_blocking and not is_passed.
+--
+-- Checks (check_name / subject):
+--   row_count / raw.<table>        raw rows visible to the run (ingest_date <= run_date); information
+--   rows_ingested / raw.<table>    raw rows landed by the run date's extract (ingest_date = run_date)
+--   row_count / stage.<table>      rows of the stage table's run_date partition; information
+--   rejects / <source>/<reason>    stage.rejects by source and reason (only pairs that occur); information
+--   reject_share / <source>        rejects / (rejects + accepted rows) of a source, blocking when it
+--                                  exceeds max_reject_share (strictly). Accepted rows per source:
+--                                    mysql.customers       stage.customers with source 'mysql'
+--                                    mysql.products        stage.products
+--                                    mysql.orders          stage.orders with source 'mysql'
+--                                    history.orders        stage.orders with source 'history'
+--                                    mysql.order_items     stage.order_items
+--                                    dynamodb.interactions stage.interactions
+--                                  A source with no record at all has a null share and passes.
+--   orders_loaded / stage.orders   stage.orders rows > 0; blocking
+--   freshness_days / mysql         days from the newest parseable updated_at in raw.mysql_orders and
+--                                  raw.mysql_customers to the run date; blocking when it exceeds
+--                                  max_source_staleness_days (strictly)
+--   freshness_days / dynamodb      the same with the newest parseable event_at of
+--                                  raw.dynamodb_interactions (the legacy history is not checked)
+--   identity_group_cap / stage.rejects  rejects with reason identity_group_too_large; a warning
+--                                  (fails when above 0, never blocking)
+-- Freshness reads raw rows with ingest_date <= run_date and ignores times after the run date: a row
+-- changed after the run date cannot have been seen as of it, and a garbled future time must not hide
+-- a source that stopped. A source with no parseable time at all is stale (null days, failed).
+-- Thresholds hold the configured limits (0 for orders_loaded and identity_group_cap); informational
+-- rows have a null threshold, always pass and never block.
+with raw_row_counts as (
+    -- count(case ...), not count_if: count_if of no rows is null on DuckDB (0 on Trino)
+    select
+        'raw.mysql_customers' as subject,
+        count(*) as visible_rows,
+        count(case when ingest_date = {{ run_date }} then 1 end) as ingested_rows
+    from raw.mysql_customers
+    where ingest_date <= {{ run_date }}
+
+    union all
+
+    select
+        'raw.mysql_products' as subject,
+        count(*) as visible_rows,
+        count(case when ingest_date = {{ run_date }} then 1 end) as ingested_rows
+    from raw.mysql_products
+    where ingest_date <= {{ run_date }}
+
+    union all
+
+    select
+        'raw.mysql_orders' as subject,
+        count(*) as visible_rows,
+        count(case when ingest_date = {{ run_date }} then 1 end) as ingested_rows
+    from raw.mysql_orders
+    where ingest_date <= {{ run_date }}
+
+    union all
+
+    select
+        'raw.mysql_order_items' as subject,
+        count(*) as visible_rows,
+        count(case when ingest_date = {{ run_date }} then 1 end) as ingested_rows
+    from raw.mysql_order_items
+    where ingest_date <= {{ run_date }}
+
+    union all
+
+    select
+        'raw.dynamodb_interactions' as subject,
+        count(*) as visible_rows,
+        count(case when ingest_date = {{ run_date }} then 1 end) as ingested_rows
+    from raw.dynamodb_interactions
+    where ingest_date <= {{ run_date }}
+
+    union all
+
+    select
+        'raw.history_orders' as subject,
+        count(*) as visible_rows,
+        count(case when ingest_date = {{ run_date }} then 1 end) as ingested_rows
+    from raw.history_orders
+    where ingest_date <= {{ run_date }}
+),
+
+stage_row_counts as (
+    select 'stage.customers' as subject, count(*) as row_count
+    from stage.customers
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'stage.products' as subject, count(*) as row_count
+    from stage.products
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'stage.orders' as subject, count(*) as row_count
+    from stage.orders
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'stage.order_items' as subject, count(*) as row_count
+    from stage.order_items
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'stage.interactions' as subject, count(*) as row_count
+    from stage.interactions
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'stage.identity_map' as subject, count(*) as row_count
+    from stage.identity_map
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'stage.rejects' as subject, count(*) as row_count
+    from stage.rejects
+    where run_date = {{ run_date }}
+),
+
+rejects as (
+    select
+        source,
+        reason
+    from stage.rejects
+    where run_date = {{ run_date }}
+),
+
+rejects_by_reason as (
+    select
+        source,
+        reason,
+        count(*) as reject_count
+    from rejects
+    group by
+        source,
+        reason
+),
+
+rejects_by_source as (
+    select
+        source,
+        count(*) as reject_count
+    from rejects
+    group by source
+),
+
+-- the stage rows each checked source feeds: what was accepted of it
+accepted_by_source as (
+    select 'mysql.customers' as source, count(*) as accepted_count
+    from stage.customers
+    where run_date = {{ run_date }}
+        and source = 'mysql'
+
+    union all
+
+    select 'mysql.products' as source, count(*) as accepted_count
+    from stage.products
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'mysql.orders' as source, count(*) as accepted_count
+    from stage.orders
+    where run_date = {{ run_date }}
+        and source = 'mysql'
+
+    union all
+
+    select 'history.orders' as source, count(*) as accepted_count
+    from stage.orders
+    where run_date = {{ run_date }}
+        and source = 'history'
+
+    union all
+
+    select 'mysql.order_items' as source, count(*) as accepted_count
+    from stage.order_items
+    where run_date = {{ run_date }}
+
+    union all
+
+    select 'dynamodb.interactions' as source, count(*) as accepted_count
+    from stage.interactions
+    where run_date = {{ run_date }}
+),
+
+reject_shares as (
+    select
+        accepted_by_source.source,
+        accepted_by_source.accepted_count,
+        coalesce(rejects_by_source.reject_count, 0) as reject_count,
+        -- cast to double first: integer division truncates on Trino
+        cast(coalesce(rejects_by_source.reject_count, 0) as double)
+            / nullif(accepted_by_source.accepted_count + coalesce(rejects_by_source.reject_count, 0), 0)
+            as reject_share
+    from accepted_by_source
+    left join rejects_by_source
+        on accepted_by_source.source = rejects_by_source.source
+),
+
+mysql_changes as (
+    select try_cast(updated_at as timestamp) as changed_at
+    from raw.mysql_orders
+    where ingest_date <= {{ run_date }}
+
+    union all
+
+    select try_cast(updated_at as timestamp) as changed_at
+    from raw.mysql_customers
+    where ingest_date <= {{ run_date }}
+),
+
+dynamodb_changes as (
+    -- event_at is ISO-8601 text with a zone (2024-06-01T10:00:00.000Z), parsed as staging parses it
+    select cast(try(from_iso8601_timestamp(event_at)) at time zone 'UTC' as timestamp) as changed_at
+    from raw.dynamodb_interactions
+    where ingest_date <= {{ run_date }}
+),
+
+newest_changes as (
+    select
+        'mysql' as subject,
+        'raw.mysql_orders and raw.mysql_customers' as seen_in,
+        max(changed_at) as newest_change_at
+    from mysql_changes
+    where changed_at < {{ run_date }} + interval '1' day
+
+    union all
+
+    select
+        'dynamodb' as subject,
+        'raw.dynamodb_interactions' as seen_in,
+        max(changed_at) as newest_change_at
+    from dynamodb_changes
+    where changed_at < {{ run_date }} + interval '1' day
+),
+
+freshness as (
+    select
+        subject,
+        seen_in,
+        newest_change_at,
+        -- calendar days between dates, so both engines count alike
+        date_diff('day', cast(newest_change_at as date), {{ run_date }}) as staleness_days
+    from newest_changes
+),
+
+identity_cap as (
+    -- count(case ...), not count_if: count_if of no rows is null on DuckDB (0 on Trino)
+    select count(case when reason = 'identity_group_too_large' then 1 end) as capped_count
+    from rejects
+),
+
+checks as (
+    select
+        'row_count' as check_name,
+        subject,
+        cast(visible_rows as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        'rows with ingest_date <= ' || cast({{ run_date }} as varchar) as detail
+    from raw_row_counts
+
+    union all
+
+    select
+        'rows_ingested' as check_name,
+        subject,
+        cast(ingested_rows as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        'rows with ingest_date = ' || cast({{ run_date }} as varchar) as detail
+    from raw_row_counts
+
+    union all
+
+    select
+        'row_count' as check_name,
+        subject,
+        cast(row_count as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        'rows in run_date = ' || cast({{ run_date }} as varchar) as detail
+    from stage_row_counts
+
+    union all
+
+    select
+        'rejects' as check_name,
+        source || '/' || reason as subject,
+        cast(reject_count as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        cast(reject_count as varchar) || ' ' || source || ' records quarantined as ' || reason as detail
+    from rejects_by_reason
+
+    union all
+
+    select
+        'reject_share' as check_name,
+        source as subject,
+        reject_share as metric_value,
+        cast({{ max_reject_share }} as double) as threshold,
+        coalesce(reject_share <= cast({{ max_reject_share }} as double), true) as is_passed,
+        true as is_blocking,
+        case
+            when reject_share is null then 'no ' || source || ' records'
+            else cast(reject_count as varchar) || ' rejected of '
+                || cast(reject_count + accepted_count as varchar) || ' ' || source || ' records ('
+                || cast(cast(round(100 * reject_share, 2) as decimal(12, 2)) as varchar) || '%), limit '
+                || cast(cast(round(100 * cast({{ max_reject_share }} as double), 2) as decimal(12, 2)) as varchar)
+                || '%'
+        end as detail
+    from reject_shares
+
+    union all
+
+    select
+        'orders_loaded' as check_name,
+        subject,
+        cast(row_count as double) as metric_value,
+        cast(0 as double) as threshold,
+        row_count > 0 as is_passed,
+        true as is_blocking,
+        case
+            when row_count > 0 then cast(row_count as varchar) || ' orders in stage.orders'
+            else 'no orders in stage.orders for ' || cast({{ run_date }} as varchar)
+        end as detail
+    from stage_row_counts
+    where subject = 'stage.orders'
+
+    union all
+
+    select
+        'freshness_days' as check_name,
+        subject,
+        cast(staleness_days as double) as metric_value,
+        cast({{ max_source_staleness_days }} as double) as threshold,
+        coalesce(staleness_days <= {{ max_source_staleness_days }}, false) as is_passed,
+        true as is_blocking,
+        case
+            when newest_change_at is null then 'no parseable change time up to the run date in ' || seen_in
+            else 'newest change on ' || cast(cast(newest_change_at as date) as varchar) || ' in ' || seen_in
+                || ', limit ' || cast({{ max_source_staleness_days }} as varchar) || ' days'
+        end as detail
+    from freshness
+
+    union all
+
+    select
+        'identity_group_cap' as check_name,
+        'stage.rejects' as subject,
+        cast(capped_count as double) as metric_value,
+        cast(0 as double) as threshold,
+        capped_count = 0 as is_passed,
+        false as is_blocking,
+        cast(capped_count as varchar)
+            || ' records not merged: their identity group exceeds identity.maxSourceIdsPerCustomer = '
+            || cast({{ max_source_ids_per_customer }} as varchar) as detail
+    from identity_cap
+),
+
+final as (
+    select
+        check_name,
+        subject,
+        metric_value,
+        threshold,
+        is_passed,
+        is_blocking,
+        detail
+    from checks
+)
+
+select * from final

@@ -1,0 +1,117 @@
+-- Revenue by calendar month, with the peak months ranked and the change against the previous month.
+-- Only revenue orders count (stage.orders.is_revenue: cancelled and refunded orders are in no revenue),
+-- from the first month with a revenue order up to the run date (ordered_at < run_date + 1 day), so
+-- the run date's own month is month-to-date.
+--
+-- Every calendar month in that span has a row, also a month without a revenue order (revenue 0,
+-- orders 0, customers 0, avg_order_value null): "previous month" is then always the calendar month
+-- before, never an older month that happened to have sales.
+--
+-- revenue_rank = rank() by revenue, highest first (1 = peak); tied months share a rank, so more than
+-- top_n months can be peaks. is_peak = revenue_rank <= top_n and revenue > 0 (a month without
+-- revenue is never a peak, even when there are fewer than top_n months).
+-- revenue_change_pct = 100 x (revenue - previous) / previous; null for the first month and when the
+-- previous month's revenue is 0 (no base to compare with).
+with orders as (
+    select
+        customer_id,
+        ordered_at,
+        total_amount,
+        is_revenue
+    from stage.orders
+    where run_date = {{ run_date }}
+),
+
+revenue_orders as (
+    select
+        customer_id,
+        total_amount,
+        -- first day of the month, as a date on both engines
+        cast(date_trunc('month', ordered_at) as date) as month
+    from orders
+    where is_revenue
+        and ordered_at < {{ run_date }} + interval '1' day
+),
+
+monthly_totals as (
+    select
+        month,
+        sum(total_amount) as revenue,
+        count(*) as orders,
+        count(distinct customer_id) as customers
+    from revenue_orders
+    group by month
+),
+
+month_bounds as (
+    select
+        min(month) as first_month,
+        -- date_trunc of a date is a date on Trino and a timestamp on DuckDB: cast
+        cast(date_trunc('month', {{ run_date }}) as date) as last_month
+    from revenue_orders
+),
+
+digits as (
+    select digit
+    from (values (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) as t (digit)
+),
+
+-- 0..999 months (83 years): orders before 1990 are quarantined at stage, so this covers every span
+-- until 2073. A portable spine: sequence() and generate_series() are engine-specific.
+month_offsets as (
+    select
+        hundreds.digit * 100 + tens.digit * 10 + ones.digit as month_offset
+    from digits as hundreds
+    cross join digits as tens
+    cross join digits as ones
+),
+
+month_spine as (
+    select
+        -- date + interval is a date on Trino and a timestamp on DuckDB: cast
+        cast(month_bounds.first_month + interval '1' month * month_offsets.month_offset as date) as month
+    from month_bounds
+    cross join month_offsets
+    where month_offsets.month_offset <= date_diff('month', month_bounds.first_month, month_bounds.last_month)
+),
+
+filled as (
+    select
+        month_spine.month,
+        coalesce(monthly_totals.revenue, 0) as revenue,
+        coalesce(monthly_totals.orders, 0) as orders,
+        coalesce(monthly_totals.customers, 0) as customers
+    from month_spine
+    left join monthly_totals
+        on month_spine.month = monthly_totals.month
+),
+
+with_previous as (
+    select
+        *,
+        lag(revenue) over (order by month) as previous_revenue,
+        rank() over (order by revenue desc) as revenue_rank
+    from filled
+),
+
+final as (
+    select
+        month,
+        cast(revenue as decimal(14, 2)) as revenue,
+        cast(orders as integer) as orders,
+        cast(customers as integer) as customers,
+        -- double division: decimal / bigint keeps different scales on the two engines
+        case
+            when orders > 0 then cast(cast(revenue as double) / orders as decimal(14, 2))
+        end as avg_order_value,
+        cast(revenue_rank as integer) as revenue_rank,
+        revenue_rank <= {{ top_n }} and revenue > 0 as is_peak,
+        case
+            when previous_revenue > 0
+                then 100 * (cast(revenue as double) - cast(previous_revenue as double))
+                    / cast(previous_revenue as double)
+        end as revenue_change_pct
+    from with_previous
+)
+
+select * from final

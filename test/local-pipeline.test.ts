@@ -1,0 +1,197 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../lib/config/load.js';
+import { generateDataset } from '../lib/generate/index.js';
+import { AthenaTaskError } from '../lib/local/athena.js';
+import { openLocalEngine } from '../lib/local/duckdb.js';
+import { LocalDynamoDb } from '../lib/local/dynamodb.js';
+import { LocalMariaDb } from '../lib/local/mariadb.js';
+import { type LocalRunOptions, runPipelineLocally } from '../lib/local/pipeline-runner.js';
+import { prepareEngine, registerLake, renderModel } from '../lib/local/sql-runner.js';
+import { duckdbConformingSelect } from '../lib/schema/derive.js';
+import { analyticsTables, stageTables } from '../lib/schema/tables.js';
+import { loadModels } from '../lib/sql/models.js';
+import { pipelineParameters } from '../lib/sql/parameters.js';
+
+/*
+ * The state machine that CDK synthesizes, run end to end on this machine over real local sources:
+ * a throwaway MariaDB, dynalite, history files, and DuckDB over a Parquet lake laid out as in S3.
+ */
+const RUN_DATE = '2025-06-30';
+const config = parseConfig({});
+
+describe('the synthesized state machine, run locally', () => {
+  let mariadb: LocalMariaDb;
+  let dynamodb: LocalDynamoDb;
+  let client: DynamoDBClient;
+  let instance: DuckDBInstance;
+  let engine: DuckDBConnection;
+  const root = mkdtempSync(join(tmpdir(), 'c360-pipeline-'));
+  const lake = join(root, 'lake');
+  const outboxFile = join(root, 'outbox.jsonl');
+  let options: LocalRunOptions;
+
+  const snapshot = async (tables = analyticsTables, runDate = RUN_DATE) => {
+    const result: Record<string, unknown[]> = {};
+    for (const table of tables) {
+      const reader = await engine.runAndReadAll(
+        `SELECT * FROM ${table.zone}.${table.name} WHERE run_date = DATE '${runDate}' ORDER BY ALL`,
+      );
+      result[table.name] = reader.getRowObjectsJson();
+    }
+    return result;
+  };
+  const outbox = () =>
+    readFileSync(outboxFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { subject: string; message: Record<string, unknown> });
+
+  beforeAll(async () => {
+    [mariadb, dynamodb] = await Promise.all([LocalMariaDb.start(), LocalDynamoDb.start()]);
+    client = dynamodb.client();
+    const tableName = config.sources.dynamodb.interactionsTableName;
+    await generateDataset(
+      { customers: 400, seed: 'local-pipeline', end: RUN_DATE },
+      {
+        mysql: { connection: mariadb.connection },
+        dynamodb: { client, tableName },
+        historyDir: join(root, 'history'),
+      },
+    );
+    ({ instance, connection: engine } = await openLocalEngine({
+      tempDirectory: join(root, 'tmp'),
+      memoryLimit: '2GB',
+    }));
+    await prepareEngine(engine);
+    await registerLake(engine, lake);
+    options = {
+      config,
+      lakeRoot: lake,
+      engine,
+      sources: {
+        mysql: mariadb.connection,
+        dynamodb: { client, tableName },
+        historyDir: join(root, 'history'),
+      },
+      outboxFile,
+      runsDir: join(root, 'runs'),
+      startTime: new Date(`${RUN_DATE}T05:00:00Z`),
+    };
+  }, 300_000);
+
+  afterAll(async () => {
+    client?.destroy();
+    await Promise.allSettled([mariadb?.stop(), dynamodb?.stop()]);
+    engine?.closeSync();
+    instance?.closeSync();
+  });
+
+  it('runs end to end: every stage and analytics table gets the run date, and latest views are published', async () => {
+    const summary = await runPipelineLocally(options);
+
+    expect(summary.failure).toBeUndefined();
+    expect(summary).toMatchObject({ status: 'SUCCEEDED', runDate: RUN_DATE });
+    const tables = await snapshot([...stageTables, ...analyticsTables]);
+    for (const [name, rows] of Object.entries(tables)) {
+      if (name === 'rejects' || name === 'data_quality') continue;
+      expect(rows.length, name).toBeGreaterThan(0);
+    }
+    // One customer_360 row per unified customer.
+    expect(tables.customer_360?.length).toBe(tables.customers?.length);
+    const latest = await engine.runAndReadAll('SELECT count(*) AS n FROM analytics.customer_360_latest');
+    expect(Number(latest.getRowObjectsJson()[0]?.n)).toBe(tables.customer_360?.length);
+  });
+
+  it('produces through Athena statements exactly what the tested SQL models produce on DuckDB', async () => {
+    const models = loadModels();
+    const parameters = pipelineParameters(config, RUN_DATE);
+    for (const table of [...stageTables, ...analyticsTables]) {
+      const model = models.get(table.name);
+      if (!model) throw new Error(`no model for ${table.name}`);
+      const direct = duckdbConformingSelect(table, renderModel(model, models, parameters));
+      const columns = table.columns.map((c) => `"${c.name}"`).join(', ');
+      const written = `SELECT ${columns} FROM ${table.zone}.${table.name} WHERE run_date = DATE '${RUN_DATE}'`;
+      const difference = await engine.runAndReadAll(
+        `SELECT count(*) AS n FROM ((${direct}) EXCEPT ALL (${written})) UNION ALL SELECT count(*) FROM ((${written}) EXCEPT ALL (${direct}))`,
+      );
+      expect(
+        difference.getRowObjectsJson().map((r) => Number(r.n)),
+        table.name,
+      ).toEqual([0, 0]);
+    }
+  });
+
+  it('reruns a date with identical analytics and no duplicates', async () => {
+    const before = await snapshot();
+
+    const rerun = await runPipelineLocally({ ...options, input: { runDate: RUN_DATE } });
+
+    expect(rerun.status).toBe('SUCCEEDED');
+    // Nothing changed at the sources, so the second extraction found nothing new.
+    expect(rerun.rows['raw.mysql_orders (new)']).toBe(0);
+    expect(rerun.rows['raw.dynamodb_interactions (new)']).toBe(0);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('retries Athena throttling, then catches a permanent error into one failure notification', async () => {
+    let calls = 0;
+    const summary = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE },
+      interceptTask: (state, input) => {
+        if (state !== 'Run stage query' || !JSON.stringify(input).includes('/orders/run_date=')) return;
+        calls += 1;
+        if (calls <= 2) throw new AthenaTaskError('Athena.TooManyRequestsException', 'Rate exceeded');
+        throw new AthenaTaskError(
+          'States.TaskFailed',
+          'Athena query failed: HIVE_METASTORE_ERROR (simulated)',
+        );
+      },
+    });
+
+    expect(calls).toBe(3);
+    expect(summary.status).toBe('FAILED');
+    expect(
+      summary.states.filter((s) => s.status === 'retried' && s.state === 'Run stage query [orders]'),
+    ).toHaveLength(2);
+    expect(summary.failure).toMatchObject({ state: 'Run stage query [orders]', error: 'States.TaskFailed' });
+    const notice = outbox().at(-1);
+    expect(notice?.subject).toBe('Customer 360 pipeline failed');
+    expect(notice?.message).toMatchObject({
+      event: 'pipeline_failed',
+      failedState: 'Build stage tables',
+      runDate: RUN_DATE,
+      error: {
+        Error: 'States.TaskFailed',
+        Cause: expect.stringContaining('HIVE_METASTORE_ERROR (simulated)'),
+      },
+      retry: expect.stringContaining('redrive'),
+    });
+  });
+
+  it('stops at the quality gate and publishes nothing when a blocking check fails', async () => {
+    const nextDay = '2025-07-01';
+    const summary = await runPipelineLocally({
+      ...options,
+      // No source may have any rejects: the planted dirty records fail the reject-share check.
+      config: parseConfig({ analysis: { maxRejectShare: 0 } }),
+      input: { runDate: nextDay },
+    });
+
+    expect(summary.status).toBe('FAILED');
+    expect(summary.failure?.state).toBe('Quality gate failed');
+    const notice = outbox().at(-1);
+    expect(notice?.message).toMatchObject({ event: 'quality_gate_failed', runDate: nextDay });
+    expect(JSON.stringify(notice?.message.failedChecks)).toContain('reject_share');
+    const published = await snapshot(
+      analyticsTables.filter((t) => t.name !== 'data_quality'),
+      nextDay,
+    );
+    for (const [name, rows] of Object.entries(published)) expect(rows, name).toEqual([]);
+  });
+});
