@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from c360_glue import (
     S3Store,
     ddl_schema,
-    ingest_date_of,
+    ingest_date_for,
     ingested_at_of,
     new_run_id,
     partition_prefix,
@@ -286,7 +286,7 @@ def land_export(spark, store, bucket, table_name, key, state, plan, description,
         run_id = new_run_id(started)
         staging = staging_prefix(SOURCE, table_name, run_id)
         frame.write.mode("overwrite").parquet(s3_url(bucket, staging))
-        partition = partition_prefix(RAW_LOCATION, ingest_date_of(started))
+        partition = partition_prefix(RAW_LOCATION, ingest_date_for(sys.argv, started))
         committed["last_export"]["rows"] = count
         publish(store, key, state, staging, partition, run_id, committed)
         print(f"dynamodb.{table_name}: {count} items from {plan['type']} up to {plan_end(plan)}")

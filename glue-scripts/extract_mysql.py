@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from c360_glue import (
     S3Store,
-    ingest_date_of,
+    ingest_date_for,
     new_run_id,
     partition_prefix,
     publish,
@@ -285,7 +285,7 @@ def extract_table(spark, store, bucket, url, conf, table, lag_seconds, started):
         run_id = new_run_id(started)
         staging = staging_prefix(SOURCE, table, run_id)
         rows.write.mode("overwrite").parquet(s3_url(bucket, staging))
-        partition = partition_prefix(RAW_TABLES[table]["location"], ingest_date_of(started))
+        partition = partition_prefix(RAW_TABLES[table]["location"], ingest_date_for(sys.argv, started))
         last_run = {"run_id": run_id, "rows": count, "upper_bound": bound, "partition": partition}
         committed = {"watermark": new_watermark, "last_run": last_run}
         published = publish(store, key, state, staging, partition, run_id, committed)

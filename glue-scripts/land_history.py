@@ -28,7 +28,7 @@ from decimal import Decimal
 from c360_glue import (
     S3Store,
     ddl_schema,
-    ingest_date_of,
+    ingest_date_for,
     ingested_at_of,
     new_run_id,
     partition_prefix,
@@ -265,7 +265,7 @@ def main():
     try:
         counts = {row["source_file"]: row["count"] for row in frame.groupBy("source_file").count().collect()}
         run_id = new_run_id(started)
-        ingest_date = ingest_date_of(started)
+        ingest_date = ingest_date_for(sys.argv, started)
         files = dict(manifest["files"])
         for item in new_files:
             rows = counts.get(item["file"], 0)

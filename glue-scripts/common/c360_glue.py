@@ -41,6 +41,18 @@ def ingest_date_of(moment):
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
+def ingest_date_for(argv, started):
+    """The raw partition an extraction lands in: the pipeline's run date when the state machine passes
+    `--ingest_date YYYY-MM-DD` (so a run and its extraction agree on the date), else the start date."""
+    for index, value in enumerate(argv):
+        if value == "--ingest_date" and index + 1 < len(argv):
+            requested = argv[index + 1]
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", requested):
+                raise ValueError(f"--ingest_date must be YYYY-MM-DD, got {requested!r}")
+            return requested
+    return ingest_date_of(started)
+
+
 def ingested_at_of(moment):
     """The `ingested_at` value of a moment for `createDataFrame`: an aware UTC datetime.
 

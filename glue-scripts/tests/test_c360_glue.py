@@ -12,6 +12,7 @@ sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "common")]
 import c360_glue  # noqa: E402
 from c360_glue import (  # noqa: E402
     ddl_schema,
+    ingest_date_for,
     ingest_date_of,
     new_run_id,
     partition_prefix,
@@ -180,3 +181,18 @@ class PublishTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class IngestDateForTest(unittest.TestCase):
+    started = datetime(2024, 5, 1, 23, 30, tzinfo=timezone.utc)
+
+    def test_uses_the_run_date_the_state_machine_passes(self):
+        argv = ["script.py", "--JOB_NAME", "x", "--ingest_date", "2024-04-30"]
+        self.assertEqual(ingest_date_for(argv, self.started), "2024-04-30")
+
+    def test_falls_back_to_the_start_date_in_utc(self):
+        self.assertEqual(ingest_date_for(["script.py", "--JOB_NAME", "x"], self.started), "2024-05-01")
+
+    def test_rejects_a_malformed_date(self):
+        with self.assertRaises(ValueError):
+            ingest_date_for(["script.py", "--ingest_date", "30/04/2024"], self.started)

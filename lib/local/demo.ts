@@ -25,7 +25,7 @@ export const DEMO_CUSTOMERS = 2000;
 
 /**
  * The whole pipeline on this machine: a throwaway MariaDB and an in-process DynamoDB as the sources,
- * a generated data set ending today, the synthesized state machine run locally, and a summary of
+ * a generated data set ending yesterday, the synthesized state machine run locally, and a summary of
  * where everything landed. Servers are stopped on every exit path, Ctrl-C included.
  */
 export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
@@ -33,7 +33,9 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
   const { workspace } = options;
   const config = loadConfig(options.configFile);
   const customers = options.customers ?? DEMO_CUSTOMERS;
-  const today = new Date().toISOString().slice(0, 10);
+  // The data ends with yesterday, the last full day: extraction runs now, so every generated change is
+  // already in the past (nothing is left behind by the safety lag), and the run is for that day.
+  const runDate = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
   const started = Date.now();
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1).padStart(6);
 
@@ -62,13 +64,13 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
     const tableName = config.sources.dynamodb.interactionsTableName;
 
     print(
-      `[${seconds()} s] Generating ${customers} customers (seed ${options.seed ?? 'demo'}), history up to ${today}`,
+      `[${seconds()} s] Generating ${customers} customers (seed ${options.seed ?? 'demo'}), history up to ${runDate}`,
     );
     const generated = await generateDataset(
       {
         customers,
         seed: options.seed ?? 'demo',
-        end: today,
+        end: runDate,
         historyCustomerKey: config.sources.history.customerKey,
       },
       {
@@ -81,7 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
     const counts = generated.manifest.counts as unknown as Record<string, unknown>;
     print(`[${seconds()} s] Loaded sources: ${JSON.stringify(counts)}`);
 
-    print(`[${seconds()} s] Running the state machine for ${today} (the definition CDK synthesizes)`);
+    print(`[${seconds()} s] Running the state machine for ${runDate} (the definition CDK synthesizes)`);
     const { instance, connection } = await openWorkspaceEngine(workspace);
     let summary: LocalRunSummary;
     try {
@@ -96,6 +98,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
         },
         outboxFile: workspace.outboxFile,
         runsDir: workspace.runsDir,
+        input: { runDate },
         onEvent: print,
       });
       if (summary.status === 'SUCCEEDED') {
