@@ -238,10 +238,11 @@ describe('sales_trends and sales_top_products: revenue by month', () => {
 describe('sales_top_customers: the top N customers in the RFM window, month by month', () => {
   let lake: FixtureLake;
   /*
-   * rfm_window_days = 120: the window is 2024-03-02 00:00:00 (2024-06-30 minus 120 days, included)
-   * to 2024-07-01 00:00:00 (excluded); its months are March (from the 2nd), April, May and June.
+   * rfm_window_days = 121, the 121 calendar days ending with the run date: the window is
+   * 2024-03-02 00:00:00 (2024-07-01 minus 121 days, included) to 2024-07-01 00:00:00 (excluded); its
+   * months are March (from the 2nd), April, May and June.
    */
-  const WINDOW_120 = { rfmWindowDays: 120 };
+  const WINDOW_121 = { rfmWindowDays: 121 };
 
   beforeAll(async () => {
     lake = await FixtureLake.open();
@@ -276,7 +277,7 @@ describe('sales_top_customers: the top N customers in the RFM window, month by m
   ];
 
   it('keeps every customer tied at the boundary, with a row for every month of the window', async () => {
-    await lake.run('sales_top_customers', RUN_DATE, { analysis: { ...WINDOW_120, topN: 1 } });
+    await lake.run('sales_top_customers', RUN_DATE, { analysis: { ...WINDOW_121, topN: 1 } });
     const rows = await lake.read(salesTopCustomers, RUN_DATE, 'customer_id, month');
     // Window revenue: 1 = 150, 2 = 150, 3 = 120, 4 = 100, 5 = 30. Customers 1 and 2 tie at rank 1,
     // so a top 1 has two customers. Months without an order have revenue 0.
@@ -294,7 +295,7 @@ describe('sales_top_customers: the top N customers in the RFM window, month by m
   });
 
   it('takes N from configuration: a top 3 adds customer 3, whose cancelled and refunded orders are out', async () => {
-    await lake.run('sales_top_customers', RUN_DATE, { analysis: { ...WINDOW_120, topN: 3 } });
+    await lake.run('sales_top_customers', RUN_DATE, { analysis: { ...WINDOW_121, topN: 3 } });
     const rows = await lake.read(salesTopCustomers, RUN_DATE, 'customer_id, month');
     expect([...new Set(rows.map((r) => r.customer_id))]).toEqual(['1', '2', '3']);
     // 3: rank 3 (120 after the tied 150s); June holds only the 120 order (the cancelled 500 would
@@ -308,8 +309,8 @@ describe('sales_top_customers: the top N customers in the RFM window, month by m
   });
 
   it("takes the window from configuration: one more day brings in customer 2's 1000", async () => {
-    // 121 days: the window starts 2024-03-01 00:00:00, so m-3 counts: 2 = 1150 is alone at rank 1.
-    await lake.run('sales_top_customers', RUN_DATE, { analysis: { rfmWindowDays: 121, topN: 1 } });
+    // 122 days: the window starts 2024-03-01 00:00:00, so m-3 counts: 2 = 1150 is alone at rank 1.
+    await lake.run('sales_top_customers', RUN_DATE, { analysis: { rfmWindowDays: 122, topN: 1 } });
     const rows = await lake.read(salesTopCustomers, RUN_DATE, 'customer_id, month');
     expect(rows.map(columns)).toEqual([
       ['2', 1, '2024-03-01', '1000.00', 1],

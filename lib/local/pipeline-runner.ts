@@ -261,7 +261,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   const states: StateTiming[] = [];
   let failure: { state: string; error: string; cause: string } | undefined;
   const entered = new Map<string, number>();
-  let runDate = options.input?.runDate;
+  let runDate = input.runDate;
   const events = (async () => {
     for await (const event of execution.eventLogs) {
       const raw = 'state' in event ? (event.state as { name: string; input?: Json }) : undefined;

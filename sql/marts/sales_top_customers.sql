@@ -1,8 +1,9 @@
 -- The top top_n customers by revenue in the RFM window, and their revenue and orders in each month
 -- of that window, for a monthly trend per top customer.
 --
--- Window (the same as rfm): ordered_at >= run_date - rfm_window_days (at 00:00:00, included) and
--- < run_date + 1 day (excluded). Only revenue orders count (cancelled and refunded are in no revenue).
+-- Window: the rfm_window_days calendar days ending with the run date, as every windowed mart uses:
+-- ordered_at >= run_date + 1 day - rfm_window_days (00:00:00, included) and < run_date + 1 day.
+-- Only revenue orders count (cancelled and refunded are in no revenue).
 -- customer_rank = rank() by window revenue, highest first: tied customers share a rank and every
 -- customer with customer_rank <= top_n is kept, so a tie at the boundary keeps more than top_n.
 --
@@ -27,7 +28,8 @@ revenue_orders_in_window as (
         cast(date_trunc('month', ordered_at) as date) as month
     from orders
     where is_revenue
-        and ordered_at >= cast({{ run_date }} as timestamp) - interval '1' day * {{ rfm_window_days }}
+        and ordered_at >= cast({{ run_date }} as timestamp) + interval '1' day
+            - interval '1' day * {{ rfm_window_days }}
         and ordered_at < cast({{ run_date }} as timestamp) + interval '1' day
 ),
 
@@ -57,7 +59,8 @@ top_customers as (
 month_bounds as (
     select
         cast(date_trunc(
-            'month', cast({{ run_date }} as timestamp) - interval '1' day * {{ rfm_window_days }}
+            'month',
+            cast({{ run_date }} as timestamp) + interval '1' day - interval '1' day * {{ rfm_window_days }}
         ) as date) as first_month,
         -- date_trunc of a date is a date on Trino and a timestamp on DuckDB: cast
         cast(date_trunc('month', {{ run_date }}) as date) as last_month
