@@ -325,7 +325,9 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
   it('puts history orders on their unified customers', async () => {
     const orders = await lake.read(stageOrders, RUN_DATE, 'order_id');
     const history = orders.filter((o) => o.source === 'history');
-    expect(history.map((o) => [o.order_id, o.customer_id, o.total_amount, o.item_quantity, o.channel])).toEqual([
+    expect(
+      history.map((o) => [o.order_id, o.customer_id, o.total_amount, o.item_quantity, o.channel]),
+    ).toEqual([
       ['h-legacy/orders.csv#1', '1', '19.98', 2, 'legacy'], // L0001: the migrated customer 1
       ['h-legacy/orders.csv#11', expect.stringMatching(/^-\d+$/), '8.00', 1, 'legacy'], // L0077: legacy only
       ['h-legacy/orders.csv#3', '1', '40.00', 1, 'legacy'], // matched to the MySQL customer by email

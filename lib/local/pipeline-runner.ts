@@ -251,11 +251,15 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   const retryOverrides = Object.fromEntries(
     collectTaskStates(definition).map(({ name }) => [name, options.retryIntervalMs ?? 10]),
   );
-  const execution = machine.run(options.input ?? {}, {
+  // aws-local-stepfunctions always stamps $$.Execution.StartTime with the real clock, so a chosen
+  // start time is passed the only other way the definition accepts a date: as the input's runDate.
+  const input =
+    options.startTime && options.input?.runDate === undefined
+      ? { ...options.input, runDate: startTime.toISOString().slice(0, 10) }
+      : (options.input ?? {});
+  const execution = machine.run(input, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides },
-    context: {
-      Execution: { Id: executionId, Input: options.input ?? {}, StartTime: startTime.toISOString() },
-    },
+    context: { Execution: { Id: executionId } },
   });
 
   const states: StateTiming[] = [];
@@ -289,6 +293,8 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         });
         options.onEvent?.(`  ✗ ${state.name.padEnd(34)} ${elapsed.toFixed(1).padStart(6)} s  ${event.Error}`);
       } else if (event.type === 'StateRetried' && state) {
+        // A failure that is retried is not the run's failure.
+        if (failure?.state === state.name) failure = undefined;
         states.push({ state: state.name, status: 'retried', seconds, detail: JSON.stringify(event.retry) });
         options.onEvent?.(`  ↻ ${state.name.padEnd(34)} retry ${JSON.stringify(event.retry)}`);
       } else if (event.type === 'StateCaught' && state) {

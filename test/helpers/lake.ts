@@ -25,7 +25,8 @@ export function rowsQuery(table: TableSchema, rows: readonly FixtureRow[]): stri
   const names = table.columns.map((c) => c.name);
   for (const row of rows) {
     for (const key of Object.keys(row)) {
-      if (!names.includes(key)) throw new Error(`Fixture row has column ${key}, which ${table.name} does not declare`);
+      if (!names.includes(key))
+        throw new Error(`Fixture row has column ${key}, which ${table.name} does not declare`);
     }
   }
   const header = names.map((n) => `"${n}"`).join(', ');
@@ -47,7 +48,10 @@ export class FixtureLake {
 
   static async open(): Promise<FixtureLake> {
     const root = mkdtempSync(join(tmpdir(), 'c360-fixture-'));
-    const { instance, connection } = await openLocalEngine({ tempDirectory: join(root, '.tmp'), memoryLimit: '1GB' });
+    const { instance, connection } = await openLocalEngine({
+      tempDirectory: join(root, '.tmp'),
+      memoryLimit: '1GB',
+    });
     await prepareEngine(connection);
     await registerLake(connection, root);
     return new FixtureLake(root, connection, instance);
@@ -69,7 +73,11 @@ export class FixtureLake {
   }
 
   /** Runs every model of a zone in dependency order. */
-  async runZone(zone: 'stage' | 'analytics', runDate: string, config: Customer360ConfigInput = {}): Promise<void> {
+  async runZone(
+    zone: 'stage' | 'analytics',
+    runDate: string,
+    config: Customer360ConfigInput = {},
+  ): Promise<void> {
     const models = loadModels();
     const parameters = pipelineParameters(parseConfig(config), runDate);
     for (const model of tableModelsInOrder(models, zone)) {
