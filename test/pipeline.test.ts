@@ -63,7 +63,7 @@ describe('Pipeline state machine definition', () => {
 
   it('extracts the three sources in parallel with Glue .sync jobs, passing the run date', () => {
     const extract = states['Extract sources'];
-    const branches = (extract?.Branches as { StartAt: string }[]).map((b) => b.StartAt).sort();
+    const branches = ((extract?.Branches ?? []) as { StartAt: string }[]).map((b) => b.StartAt).sort();
     expect(branches).toEqual(['Extract dynamodb', 'Extract history', 'Extract mysql']);
     expect(states['Extract mysql']).toMatchObject({
       Resource: expect.stringMatching(/:states:::glue:startJobRun\.sync$/),
