@@ -23,6 +23,9 @@ Options:
   --workspace DIR   where the lake, outbox and run summaries live (default .c360)
 `;
 
+// The local tools talk to dynalite only; the SDK's notice about future Node versions is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({

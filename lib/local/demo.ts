@@ -11,7 +11,7 @@ export interface DemoOptions {
   readonly workspace: Workspace;
   /**
    * People simulated; sized so the whole demo takes about two minutes on a 2-core machine.
-   * @default 2000
+   * @default 6000
    */
   readonly customers?: number;
   /** @default 'demo' */
@@ -21,7 +21,7 @@ export interface DemoOptions {
   readonly print?: (line: string) => void;
 }
 
-export const DEMO_CUSTOMERS = 2000;
+export const DEMO_CUSTOMERS = 6000;
 
 /**
  * The whole pipeline on this machine: a throwaway MariaDB and an in-process DynamoDB as the sources,
