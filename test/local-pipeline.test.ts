@@ -9,11 +9,17 @@ import { generateDataset } from '../lib/generate/index.js';
 import { AthenaTaskError } from '../lib/local/athena.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
+import { tableGlob } from '../lib/local/lake.js';
 import { LocalMariaDb } from '../lib/local/mariadb.js';
 import { type LocalRunOptions, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import { prepareEngine, registerLake, renderModel } from '../lib/local/sql-runner.js';
-import { duckdbConformingSelect } from '../lib/schema/derive.js';
-import { analyticsTables, stageTables } from '../lib/schema/tables.js';
+import {
+  duckdbConformingSelect,
+  glueColumns,
+  glueTypeFromParquet,
+  type ParquetColumnInfo,
+} from '../lib/schema/derive.js';
+import { allTables, analyticsTables, stageTables } from '../lib/schema/tables.js';
 import { loadModels } from '../lib/sql/models.js';
 import { pipelineParameters } from '../lib/sql/parameters.js';
 
@@ -105,6 +111,21 @@ describe('the synthesized state machine, run locally', () => {
     expect(tables.customer_360?.length).toBe(tables.customers?.length);
     const latest = await engine.runAndReadAll('SELECT count(*) AS n FROM analytics.customer_360_latest');
     expect(Number(latest.getRowObjectsJson()[0]?.n)).toBe(tables.customer_360?.length);
+  });
+
+  it('writes Parquet whose types are exactly the Glue definitions, for every table of every zone', async () => {
+    for (const table of allTables) {
+      const reader = await engine.runAndReadAll(
+        `SELECT name, type, converted_type, logical_type, precision, scale
+         FROM parquet_schema('${tableGlob(lake, table)}') WHERE num_children IS NULL`,
+      );
+      const files = new Map<string, string>();
+      for (const column of reader.getRowObjectsJson() as unknown as ParquetColumnInfo[]) {
+        files.set(column.name, glueTypeFromParquet(column));
+      }
+      const declared = glueColumns(table.columns).map((c) => [c.name, c.type]);
+      expect([...files.entries()], `${table.zone}.${table.name}`).toEqual(declared);
+    }
   });
 
   it('produces through Athena statements exactly what the tested SQL models produce on DuckDB', async () => {
