@@ -104,8 +104,8 @@ describe('ingestion of generated sources into the raw zone', () => {
       {
         seed: 'ingestion-changes',
         // Written now, as a source stamps its changes: the DynamoDB watermark is the previous
-      // extraction's clock, so a change stamped earlier than that would be (rightly) out of contract.
-      updatedAt: new Date(),
+        // extraction's clock, so a change stamped earlier than that would be (rightly) out of contract.
+        updatedAt: new Date(),
       },
     );
 

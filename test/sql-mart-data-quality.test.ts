@@ -411,6 +411,19 @@ describe('data_quality mart: counts, rejects, freshness and blocking checks', ()
     ]);
   });
 
+  it('lists anonymous visitors among the rejects but leaves them out of the reject share', async () => {
+    const partitions = healthy();
+    const rejects = partitions.get(stageRejects)?.get(RUN_DATE);
+    for (const n of [101, 102, 103, 104, 105, 106, 107, 108, 109, 110]) {
+      rejects?.push(reject('mysql.orders', 'anonymous_visitor', n));
+    }
+    const { rows } = await runScenario(partitions);
+    // Ten anonymous-visitor rows would make mysql.orders 10 / 13; excluded, its share stays 0.
+    expect(figures(rows['rejects mysql.orders/anonymous_visitor'])).toEqual([10, null, true, false]);
+    expect(figures(rows['reject_share mysql.orders'])).toEqual([0, 0.05, true, true]);
+    expect(failedBlocking(rows)).toEqual([]);
+  });
+
   it('passes the identity group warning when nothing was capped, and counts 0 over no rejects', async () => {
     const partitions = healthy();
     // no rejects at all for the run date (an empty input must count 0, not null)

@@ -220,7 +220,7 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       ['dynamodb.interactions', 'e1', 'duplicate_id'], // second copy of e1, under a later event_key
       ['dynamodb.interactions', 'e10', 'impossible_value'], // rating 7 on a 1-5 scale
       ['dynamodb.interactions', 'e2', 'unknown_customer'], // customer 99 is not in MySQL
-      ['dynamodb.interactions', 'e5', 'unknown_customer'], // visitor v2 was never identified
+      ['dynamodb.interactions', 'e5', 'anonymous_visitor'], // visitor v2 was never identified
       ['dynamodb.interactions', 'e7', 'blocked_identifier'], // placeholder address on the block list
       ['dynamodb.interactions', 'e9', 'unparseable_date'],
       ['history.orders', 'legacy/orders.csv#10', 'future_date'],

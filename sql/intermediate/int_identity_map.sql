@@ -104,6 +104,7 @@ candidates as (
         end as match_rule,
         case
             when keys.key_type = 'customer' and known.customer_id is null then 'unknown_customer'
+            when keys.key_type = 'visitor' and visitor_map.customer_id is null then 'anonymous_visitor'
             when keys.key_type = 'visitor' and visitor_owner.customer_id is null then 'unknown_customer'
             when keys.key_type = 'email' and keys.key_value in ({{ blocked_emails }}) then 'blocked_identifier'
             when keys.key_type not in ('customer', 'visitor', 'email') then 'missing_key'

@@ -6,7 +6,7 @@
 --   rows_ingested / raw.<table>    raw rows landed by the run date's extract (ingest_date = run_date)
 --   row_count / stage.<table>      rows of the stage table's run_date partition; information
 --   rejects / <source>/<reason>    stage.rejects by source and reason (only pairs that occur); information
---   reject_share / <source>        rejects / (rejects + accepted rows) of a source, blocking when it
+--   reject_share / <source>        rejects (anonymous_visitor excluded) / (rejects + accepted rows) of a source, blocking when it
 --                                  exceeds max_reject_share (strictly). Accepted rows per source:
 --                                    mysql.customers       stage.customers with source 'mysql'
 --                                    mysql.products        stage.products
@@ -149,6 +149,9 @@ rejects_by_source as (
         source,
         count(*) as reject_count
     from rejects
+    -- events of visitors never identified are ordinary anonymous traffic, not bad data: they are
+    -- kept out of the marts (no customer to credit) but do not count against a source's quality
+    where reason <> 'anonymous_visitor'
     group by source
 ),
 
