@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { omniChannelEngagement } from '../lib/schema/marts/engagement.js';
 import { stageInteractions, stageOrders } from '../lib/schema/tables.js';
-import { FixtureLake, type FixtureRow } from './helpers/lake.js';
+import { FixtureLake, type FixtureRow, stageOrder } from './helpers/lake.js';
 
 /*
  * The omni_channel_engagement mart on hand-made stage interactions and orders. Run date 2024-06-30.
@@ -33,27 +33,13 @@ const events = (customer_id: number, event_type: string, count: number, day = '2
     event(customer_id, event_type, `${day} 10:${String(k).padStart(2, '0')}:00`),
   );
 
-let orderSequence = 0;
 const order = (
   customer_id: number,
   ordered_at: string,
   total_amount: number,
   channel = 'web',
   status = 'delivered',
-): FixtureRow => ({
-  order_id: `m-${++orderSequence}`,
-  customer_id,
-  ordered_at,
-  status,
-  channel,
-  payment_method: 'card',
-  currency: 'USD',
-  total_amount,
-  discount_amount: 0,
-  item_quantity: 1,
-  is_revenue: status !== 'cancelled' && status !== 'refunded',
-  source: 'mysql',
-});
+) => stageOrder(customer_id, ordered_at, total_amount, { status, channel });
 
 const counts = (r: Record<string, unknown>) => [
   r.customer_id,

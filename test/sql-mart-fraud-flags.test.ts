@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fraudFlags } from '../lib/schema/marts/fraud-flags.js';
 import { stageInteractions, stageOrders } from '../lib/schema/tables.js';
-import { FixtureLake, type FixtureRow } from './helpers/lake.js';
+import { FixtureLake, type FixtureRow, stageOrder } from './helpers/lake.js';
 
 /*
  * The fraud_flags mart on hand-made stage logins and orders. Run date 2024-06-30.
@@ -49,26 +49,8 @@ const login = (
   is_success: boolean | null = true,
 ) => event(customer_id, 'login', event_at, { ip_address, is_success });
 
-let orderSequence = 0;
-const order = (
-  customer_id: number,
-  ordered_at: string,
-  total_amount: number,
-  status = 'delivered',
-): FixtureRow => ({
-  order_id: `m-${++orderSequence}`,
-  customer_id,
-  ordered_at,
-  status,
-  channel: 'web',
-  payment_method: 'card',
-  currency: 'USD',
-  total_amount,
-  discount_amount: 0,
-  item_quantity: 1,
-  is_revenue: status !== 'cancelled' && status !== 'refunded',
-  source: 'mysql',
-});
+const order = (customer_id: number, ordered_at: string, total_amount: number, status = 'delivered') =>
+  stageOrder(customer_id, ordered_at, total_amount, { status });
 
 const columns = (r: Record<string, unknown>) => [
   r.customer_id,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rfm } from '../lib/schema/marts/rfm.js';
 import { stageOrders } from '../lib/schema/tables.js';
-import { FixtureLake, type FixtureRow } from './helpers/lake.js';
+import { FixtureLake, type FixtureRow, stageOrder } from './helpers/lake.js';
 
 /*
  * The rfm mart on hand-made stage orders. Run date 2024-06-30.
@@ -18,26 +18,8 @@ import { FixtureLake, type FixtureRow } from './helpers/lake.js';
 const RUN_DATE = '2024-06-30';
 const WINDOW = { analysis: { rfmWindowDays: 91 } };
 
-let orderSequence = 0;
-const order = (
-  customer_id: number,
-  ordered_at: string,
-  total_amount: number,
-  status = 'delivered',
-): FixtureRow => ({
-  order_id: `m-${++orderSequence}`,
-  customer_id,
-  ordered_at,
-  status,
-  channel: 'web',
-  payment_method: 'card',
-  currency: 'USD',
-  total_amount,
-  discount_amount: 0,
-  item_quantity: 1,
-  is_revenue: status !== 'cancelled' && status !== 'refunded',
-  source: 'mysql',
-});
+const order = (customer_id: number, ordered_at: string, total_amount: number, status = 'delivered') =>
+  stageOrder(customer_id, ordered_at, total_amount, { status });
 
 describe('rfm mart: window edges, revenue orders only, tied scores', () => {
   let lake: FixtureLake;

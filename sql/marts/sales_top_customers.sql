@@ -66,27 +66,12 @@ month_bounds as (
         cast(date_trunc('month', {{ run_date }}) as date) as last_month
 ),
 
-digits as (
-    select digit
-    from (values (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) as t (digit)
-),
-
--- 0..999 months: the window is at most 3650 days (about 121 months). A portable spine: sequence()
--- and generate_series() are engine-specific.
-month_offsets as (
-    select
-        hundreds.digit * 100 + tens.digit * 10 + ones.digit as month_offset
-    from digits as hundreds
-    cross join digits as tens
-    cross join digits as ones
-),
-
 month_spine as (
     select
         -- date + interval is a date on Trino and a timestamp on DuckDB: cast
         cast(month_bounds.first_month + interval '1' month * month_offsets.month_offset as date) as month
     from month_bounds
-    cross join month_offsets
+    cross join int_month_offsets as month_offsets
     where month_offsets.month_offset <= date_diff('month', month_bounds.first_month, month_bounds.last_month)
 ),
 

@@ -98,3 +98,29 @@ export class FixtureLake {
     this.instance.closeSync();
   }
 }
+
+let orderSequence = 0;
+
+/** A `stage.orders` row of a MySQL order, with a fresh order id; `is_revenue` follows the status. */
+export function stageOrder(
+  customer_id: number,
+  ordered_at: string,
+  total_amount: number,
+  { status = 'delivered', channel = 'web' }: { status?: string; channel?: string } = {},
+): FixtureRow {
+  orderSequence += 1;
+  return {
+    order_id: `m-${orderSequence}`,
+    customer_id,
+    ordered_at,
+    status,
+    channel,
+    payment_method: 'card',
+    currency: 'USD',
+    total_amount,
+    discount_amount: 0,
+    item_quantity: 1,
+    is_revenue: status !== 'cancelled' && status !== 'refunded',
+    source: 'mysql',
+  };
+}
