@@ -5,7 +5,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
-import { generateDataset } from '../lib/generate/index.js';
+import { generateDataset, type Manifest } from '../lib/generate/index.js';
 import { AthenaTaskError } from '../lib/local/athena.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
@@ -40,6 +40,7 @@ describe('the synthesized state machine, run locally', () => {
   const lake = join(root, 'lake');
   const outboxFile = join(root, 'outbox.jsonl');
   let options: LocalRunOptions;
+  let manifest: Manifest;
 
   const snapshot = async (tables = analyticsTables, runDate = RUN_DATE) => {
     const result: Record<string, unknown[]> = {};
@@ -61,14 +62,14 @@ describe('the synthesized state machine, run locally', () => {
     [mariadb, dynamodb] = await Promise.all([LocalMariaDb.start(), LocalDynamoDb.start()]);
     client = dynamodb.client();
     const tableName = config.sources.dynamodb.interactionsTableName;
-    await generateDataset(
+    ({ manifest } = await generateDataset(
       { customers: 400, seed: 'local-pipeline', end: RUN_DATE },
       {
         mysql: { connection: mariadb.connection },
         dynamodb: { client, tableName },
         historyDir: join(root, 'history'),
       },
-    );
+    ));
     ({ instance, connection: engine } = await openLocalEngine({
       tempDirectory: join(root, 'tmp'),
       memoryLimit: '2GB',
@@ -111,6 +112,54 @@ describe('the synthesized state machine, run locally', () => {
     expect(tables.customer_360?.length).toBe(tables.customers?.length);
     const latest = await engine.runAndReadAll('SELECT count(*) AS n FROM analytics.customer_360_latest');
     expect(Number(latest.getRowObjectsJson()[0]?.n)).toBe(tables.customer_360?.length);
+  });
+
+  it('quarantines exactly the dirty records the generator planted, each with the matching reason', async () => {
+    const dirty = manifest.anomalies.dirty as Record<string, Record<string, number>>;
+    const planted = (source: string, kind: string) => dirty[source]?.[kind] ?? 0;
+    const expected: Record<string, number> = {
+      'mysql.orders/missing_key': planted('mysql.orders', 'null_customer_id'),
+      'mysql.orders/unknown_customer': planted('mysql.orders', 'unknown_customer'),
+      'mysql.orders/negative_amount': planted('mysql.orders', 'negative_amount'),
+      'mysql.orders/unparseable_date':
+        planted('mysql.orders', 'zero_order_date') + planted('mysql.orders', 'invalid_order_date'),
+      'mysql.order_items/missing_key': planted('mysql.order_items', 'null_product_id'),
+      'mysql.order_items/unknown_product': planted('mysql.order_items', 'unknown_product'),
+      'dynamodb.interactions/missing_key': planted('dynamodb.interactions', 'missing_event_id'),
+      // `customer#undefined` names no customer, like an id MySQL does not know.
+      'dynamodb.interactions/unknown_customer':
+        planted('dynamodb.interactions', 'null_customer_key') +
+        planted('dynamodb.interactions', 'unknown_customer'),
+      'dynamodb.interactions/unparseable_date': planted('dynamodb.interactions', 'unparseable_event_at'),
+      'dynamodb.interactions/duplicate_id': planted('dynamodb.interactions', 'duplicate_event_id'),
+      'history.orders/missing_key': planted('history', 'missing_customer'),
+      'history.orders/negative_amount': planted('history', 'negative_amount'),
+      'history.orders/unparseable_date': planted('history', 'unparseable_date'),
+      'history.orders/duplicate_id': planted('history', 'duplicate_row'),
+    };
+    const reader = await engine.runAndReadAll(
+      `SELECT source || '/' || reason AS kind, count(*) AS n FROM stage.rejects
+       WHERE run_date = DATE '${RUN_DATE}' GROUP BY ALL ORDER BY ALL`,
+    );
+    const found = Object.fromEntries(reader.getRowObjectsJson().map((r) => [String(r.kind), Number(r.n)]));
+    // Besides what was planted, only consequences: lines of quarantined orders, and events of visitors
+    // who never identified themselves.
+    const consequences = ['mysql.order_items/unknown_order', 'dynamodb.interactions/anonymous_visitor'];
+    const plantedFound = Object.fromEntries(
+      Object.entries(found).filter(([kind]) => !consequences.includes(kind)),
+    );
+    expect(plantedFound).toEqual(Object.fromEntries(Object.entries(expected).filter(([, n]) => n > 0)));
+  });
+
+  it('flags exactly the fraud customers the generator planted', async () => {
+    const reader = await engine.runAndReadAll(
+      `SELECT customer_id FROM analytics.fraud_flags WHERE run_date = DATE '${RUN_DATE}' AND is_flagged ORDER BY 1`,
+    );
+    const planted = (manifest.anomalies.fraud as { customerIds: number[] }).customerIds;
+    expect(planted.length).toBeGreaterThan(0);
+    expect(reader.getRowObjectsJson().map((r) => Number(r.customer_id))).toEqual(
+      [...planted].sort((a, b) => a - b),
+    );
   });
 
   it('writes Parquet whose types are exactly the Glue definitions, for every table of every zone', async () => {
