@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       return summary.status === 'SUCCEEDED' ? 0 : 1;
     }
     case 'run': {
-      if (values.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(values.date)) {
+      if (values.date !== undefined && !isCalendarDate(values.date)) {
         throw new UsageError(`--date must be YYYY-MM-DD, got "${values.date}"`);
       }
       const config = loadConfig(values.config);
@@ -121,6 +121,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+function isCalendarDate(text: string): boolean {
+  const time = Date.parse(`${text}T00:00:00Z`);
+  return (
+    /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(time) && new Date(time).toISOString().startsWith(text)
+  );
+}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -282,7 +282,12 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
           runDate = ((event.state as { output?: { runDate?: string } }).output?.runDate as string) ?? runDate;
         }
         states.push({ state: state.name, status: 'succeeded', seconds: elapsed });
-        options.onEvent?.(`  ✓ ${state.name.padEnd(34)} ${elapsed.toFixed(1).padStart(6)} s`);
+        const written =
+          raw?.name.startsWith('Run ') && raw.name.includes(' query') && typeof item === 'string'
+            ? (rows[`stage.${item}`] ?? rows[`analytics.${item}`])
+            : undefined;
+        const suffix = written === undefined ? '' : `  ${written.toLocaleString('en-US')} rows`;
+        options.onEvent?.(`  ✓ ${state.name.padEnd(44)} ${elapsed.toFixed(1).padStart(6)} s${suffix}`);
       } else if (event.type === 'StateFailed' && state) {
         failure ??= { state: state.name, error: event.Error, cause: String(event.Cause) };
         states.push({
@@ -291,15 +296,15 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
           seconds: elapsed,
           detail: `${event.Error}: ${event.Cause}`,
         });
-        options.onEvent?.(`  ✗ ${state.name.padEnd(34)} ${elapsed.toFixed(1).padStart(6)} s  ${event.Error}`);
+        options.onEvent?.(`  ✗ ${state.name.padEnd(44)} ${elapsed.toFixed(1).padStart(6)} s  ${event.Error}`);
       } else if (event.type === 'StateRetried' && state) {
         // A failure that is retried is not the run's failure.
         if (failure?.state === state.name) failure = undefined;
         states.push({ state: state.name, status: 'retried', seconds, detail: JSON.stringify(event.retry) });
-        options.onEvent?.(`  ↻ ${state.name.padEnd(34)} retry ${JSON.stringify(event.retry)}`);
+        options.onEvent?.(`  ↻ ${state.name.padEnd(44)} retry ${JSON.stringify(event.retry)}`);
       } else if (event.type === 'StateCaught' && state) {
         states.push({ state: state.name, status: 'caught', seconds, detail: JSON.stringify(event.catch) });
-        options.onEvent?.(`  ⚑ ${state.name.padEnd(34)} caught, going to the failure handler`);
+        options.onEvent?.(`  ⚑ ${state.name.padEnd(44)} caught, going to the failure handler`);
       }
     }
   })();
