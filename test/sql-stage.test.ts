@@ -168,6 +168,7 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       order(17, 1, '1989-12-31 23:59:59'),
       order(18, 1, '2024-05-04 10:00:00', { total_amount: -5 }),
       order(19, 1, '2024-05-05 10:00:00', { status: 'CANCELLED', total_amount: 30 }),
+      order(20, 1, '2024-05-06 10:00:00', { total_amount: null }),
     ]);
     await lake.write(rawMysqlOrderItems, '2024-06-01', [
       item(10, 1, 100, 2),
@@ -242,6 +243,7 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       ['mysql.orders', '15', 'future_date'], // 2024-07-01 00:00:00 is after the run date
       ['mysql.orders', '17', 'date_before_1990'],
       ['mysql.orders', '18', 'negative_amount'], // negative but not a refund
+      ['mysql.orders', '20', 'missing_amount'],
       ['mysql.products', '101', 'negative_amount'],
       ['mysql.products', 'Nameless', 'missing_key'],
     ]);
