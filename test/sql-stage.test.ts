@@ -190,11 +190,16 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       event('visitor#v2', 'e5', 'web_visit', { visitor_id: 'v2' }),
       event('email#Dee@Example.com', 'e6', 'email_click', { email: 'Dee@Example.com' }),
       event('email#walkin@store.local', 'e7', 'email_open', { email: 'walkin@store.local' }),
-      event('email#cy@example.com', 'e8', 'email_open', { email: 'cy@example.com' }),
+      event('email#Cy@Example.com ', 'e8', 'email_open', { email: 'Cy@Example.com ' }),
       event('customer#1', 'e9', 'web_visit', { event_at: 'not a date', customer_id: '1' }),
       event('customer#1', 'e10', 'review', { customer_id: '1', product_id: '100', rating: '7' }),
       event('customer#1', null, 'web_visit', { customer_id: '1' }),
       event('customer#3', 'e11', 'login', { customer_id: '3', success: 'false', ip_address: '203.0.113.7' }),
+      // identify events keyed by the visitor, without a visitor_id attribute: each maps its own visitor
+      event('visitor#v3', 'e12', 'identify', { customer_id: '3' }),
+      event('visitor#v3', 'e13', 'web_visit'),
+      event('visitor#v4', 'e14', 'identify', { customer_id: '1', event_at: '2024-06-02T10:00:00.000Z' }),
+      event('visitor#v4', 'e15', 'web_visit'),
     ]);
     await lake.write(rawHistoryOrders, '2024-06-01', [
       legacy(1, 'L0001', '2019-03-04', '19.98', '2'),
@@ -283,10 +288,13 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     expect(bySourceKey['dynamodb:customer#1']).toMatchObject({ customer_id: '1', match_rule: 'mysql_id' });
     expect(bySourceKey['dynamodb:visitor#v1']).toMatchObject({ customer_id: '1', match_rule: 'visitor_map' });
     // Emails are trimmed and lower-cased before matching.
-    expect(bySourceKey['dynamodb:email#cy@example.com']).toMatchObject({
+    expect(bySourceKey['dynamodb:email#Cy@Example.com ']).toMatchObject({
       customer_id: '3',
       match_rule: 'normalized_email',
     });
+    // Identify events keyed by the visitor alone map each visitor to its own customer.
+    expect(bySourceKey['dynamodb:visitor#v3']).toMatchObject({ customer_id: '3', match_rule: 'visitor_map' });
+    expect(bySourceKey['dynamodb:visitor#v4']).toMatchObject({ customer_id: '1', match_rule: 'visitor_map' });
     expect(bySourceKey['history:ann@example.com']).toMatchObject({
       customer_id: '1',
       match_rule: 'normalized_email',
@@ -341,6 +349,10 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     expect(events.map((e) => [e.event_id, e.customer_id, e.event_type])).toEqual([
       ['e1', '1', 'email_open'],
       ['e11', '3', 'login'],
+      ['e12', '3', 'identify'],
+      ['e13', '3', 'web_visit'],
+      ['e14', '1', 'identify'],
+      ['e15', '1', 'web_visit'],
       ['e3', '1', 'web_visit'],
       ['e4', '1', 'identify'],
       ['e6', expect.stringMatching(/^-\d+$/), 'email_click'],
@@ -371,14 +383,36 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
   });
 
   it('does not merge a customer whose links exceed the configured cap, and says so', async () => {
-    // Customer 1 gathers three links besides its own id: visitor v1, the history email and legacy id
-    // L0001. A cap of 1 leaves them all unmerged, and their records are quarantined with the reason.
+    // Customer 1 gathers five links besides its own id (visitors v1 and v4, the history email, legacy
+    // id L0001) and customer 3 three (the email key, visitor v3). A cap of 1 leaves them all
+    // unmerged, and their records are quarantined with the reason.
     await lake.runZone('stage', RUN_DATE, { identity: { maxSourceIdsPerCustomer: 1 } });
     const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
     expect(rejects.filter((r) => r.reason === 'identity_group_too_large').map((r) => r.record_key)).toEqual([
+      'e12',
+      'e13',
+      'e14',
+      'e15',
       'e3',
+      'e8',
       'legacy/orders.csv#1',
       'legacy/orders.csv#3',
     ]);
+  });
+
+  it('still matches emails when the block list is empty', async () => {
+    await lake.runZone('stage', RUN_DATE, { identity: { blockedEmails: [] } });
+    const identities = await lake.read(stageIdentityMap, RUN_DATE);
+    expect(identities.find((i) => i.source_key === 'email#Cy@Example.com ')?.customer_id).toBe('3');
+    // Nothing is blocked now: the walk-in address merges into MySQL customer 2, who registered with it.
+    expect(identities.find((i) => i.source_key === 'email#walkin@store.local')?.customer_id).toBe('2');
+  });
+
+  it('links no legacy id to MySQL when legacyIdPattern is null', async () => {
+    await lake.runZone('stage', RUN_DATE, { sources: { history: { legacyIdPattern: null } } });
+    const identities = await lake.read(stageIdentityMap, RUN_DATE);
+    const l0001 = identities.find((i) => i.source_key === 'L0001');
+    expect(l0001?.match_rule).toBe('legacy_id');
+    expect(Number(l0001?.customer_id)).toBeLessThan(0);
   });
 });

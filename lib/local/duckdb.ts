@@ -32,5 +32,7 @@ export async function openLocalEngine(
     threads: String(options.threads ?? 2),
   });
   const connection = await instance.connect();
+  // Athena's session zone is UTC: zone-less times must mean the same on a laptop in Paris.
+  await connection.run("LOAD icu; SET TimeZone = 'UTC'");
   return { instance, connection };
 }

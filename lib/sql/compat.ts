@@ -55,7 +55,9 @@ export const DUCKDB_COMPAT_MACROS: readonly {
   },
   {
     name: 'from_iso8601_timestamp',
-    sql: 'CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)',
-    why: 'Parses an ISO-8601 timestamp with its zone.',
+    // DuckDB's cast also takes a space for the T and other near-ISO text that Athena refuses; only
+    // text in ISO-8601 shape is cast (zone-less text is read in the engine's zone: UTC, as on Athena).
+    sql: String.raw`CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CASE WHEN regexp_matches(s, '^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$') THEN CAST(s AS TIMESTAMPTZ) END`,
+    why: 'Parses an ISO-8601 timestamp with its zone; text of any other shape is not a timestamp.',
   },
 ];

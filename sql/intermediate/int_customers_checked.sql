@@ -33,9 +33,9 @@ identity_only as (
     select
         customer_id,
         min(source) as origin,
-        min(case when source_key_type = 'email' then lower(
+        min(case when source_key_type = 'email' then lower(trim(
             case when strpos(source_key, '#') > 0 then substr(source_key, strpos(source_key, '#') + 1) else source_key end
-        ) end) as email_normalized
+        )) end) as email_normalized
     from int_identity_map
     where customer_id < 0
     group by customer_id

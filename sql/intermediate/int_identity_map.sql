@@ -18,7 +18,8 @@ mysql_email_owners as (
         min(customer_id) as customer_id
     from mysql_customers
     where email_normalized is not null
-        and email_normalized not in ({{ blocked_emails }})
+        -- an empty block list renders as NULL, and NOT IN (NULL) would exclude every email
+        and coalesce(email_normalized not in ({{ blocked_emails }}), true)
     group by email_normalized
 ),
 
@@ -29,18 +30,27 @@ identify_events as (
             case when customer_key like 'visitor#%' then substr(customer_key, strpos(customer_key, '#') + 1) end
         ) as visitor_id,
         customer_id,
-        row_number() over (partition by visitor_id order by event_at desc, event_id desc) as recency_rank
+        event_at,
+        event_id
     from stg_dynamodb_interactions
     where event_type = 'identify'
         and (visitor_id is not null or customer_key like 'visitor#%')
         and customer_id is not null
 ),
 
+latest_identify as (
+    select
+        visitor_id,
+        customer_id,
+        row_number() over (partition by visitor_id order by event_at desc, event_id desc) as recency_rank
+    from identify_events
+),
+
 visitor_map as (
     select
         visitor_id,
         customer_id
-    from identify_events
+    from latest_identify
     where recency_rank = 1
 ),
 
@@ -48,7 +58,12 @@ dynamodb_keys as (
     select distinct
         customer_key as source_key,
         split_part(customer_key, '#', 1) as key_type,
-        substr(customer_key, strpos(customer_key, '#') + 1) as key_value
+        -- emails are matched trimmed and lower-cased, whichever source they come from
+        case
+            when split_part(customer_key, '#', 1) = 'email'
+                then lower(trim(substr(customer_key, strpos(customer_key, '#') + 1)))
+            else substr(customer_key, strpos(customer_key, '#') + 1)
+        end as key_value
     from stg_dynamodb_interactions
     where customer_key is not null
 ),
@@ -57,7 +72,7 @@ history_keys as (
     select distinct
         customer_ref as source_key,
         customer_ref_type as key_type,
-        case when customer_ref_type = 'email' then lower(customer_ref) else customer_ref end as key_value
+        case when customer_ref_type = 'email' then lower(trim(customer_ref)) else customer_ref end as key_value
     from stg_history_orders
     -- a legacy id seen only on rows that will be quarantined would become a customer with nothing to show
     where customer_ref is not null and customer_ref <> ''

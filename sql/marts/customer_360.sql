@@ -3,7 +3,7 @@
 with customers as (
     select
         *,
-        floor(date_diff('day', birth_date, {{ run_date }}) / 365.25) as age_years
+        floor(cast(date_diff('day', birth_date, {{ run_date }}) as double) / 365.25) as age_years
     from stage.customers
     where run_date = {{ run_date }}
 ),
@@ -76,7 +76,8 @@ final as (
         customers.source,
         customers.gender,
         -- whole years from days: date_diff('year', ...) counts calendar boundaries on DuckDB but whole
-        -- years on Trino, so it is not portable
+        -- years on Trino, so it is not portable; the days are divided as a double because a bigint
+        -- divided by 365.25 is a decimal rounded to two places on Trino
         case
             when customers.birth_date is null then null
             when customers.age_years < 18 then 'under 18'
@@ -102,7 +103,9 @@ final as (
         coalesce(order_totals.lifetime_revenue, 0) as lifetime_revenue,
         case
             when order_totals.lifetime_orders > 0
-                then cast(order_totals.lifetime_revenue / order_totals.lifetime_orders as decimal(14, 2))
+                -- divided as doubles: decimal division rounds to the dividend's scale on Trino
+                then cast(round(cast(order_totals.lifetime_revenue as double) / order_totals.lifetime_orders, 2)
+                    as decimal(14, 2))
         end as avg_order_value,
         coalesce(order_totals.cancelled_or_refunded_orders, 0) as cancelled_or_refunded_orders,
         rfm.recency_days,

@@ -25,7 +25,9 @@ final as (
         lower(event_type) as event_type,
         event_at as event_at_raw,
         cast(try(from_iso8601_timestamp(event_at)) at time zone 'UTC' as timestamp) as event_at,
-        try_cast(customer_id as bigint) as customer_id,
+        -- whole numbers only: DuckDB would accept '1.0' where Athena refuses it
+        case when regexp_like(trim(customer_id), '^[+-]?[0-9]+$') then try_cast(trim(customer_id) as bigint) end
+            as customer_id,
         customer_id as customer_id_raw,
         visitor_id,
         lower(trim(email)) as email_normalized,
@@ -33,11 +35,12 @@ final as (
         lower(device) as device,
         lower(traffic_source) as traffic_source,
         ip_address,
-        try_cast(success as boolean) as is_success,
+        case lower(trim(success)) when 'true' then true when 'false' then false end as is_success,
         ticket_category,
         try_cast(resolution_minutes as double) as resolution_minutes,
         try_cast(satisfaction as double) as satisfaction,
-        try_cast(product_id as bigint) as product_id,
+        case when regexp_like(trim(product_id), '^[+-]?[0-9]+$') then try_cast(trim(product_id) as bigint) end
+            as product_id,
         try_cast(rating as double) as rating,
         try_cast(points as double) as points,
         try_cast(cost as double) as cost,

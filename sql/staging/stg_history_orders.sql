@@ -38,7 +38,11 @@ final as (
         amount as amount_raw,
         try_cast(trim(amount) as decimal(12, 2)) as total_amount,
         quantity as quantity_raw,
-        case when quantity is null then 1 else try_cast(trim(quantity) as integer) end as item_quantity
+        -- whole numbers only: DuckDB would round '2.5' where Athena refuses it
+        case
+            when quantity is null then 1
+            when regexp_like(trim(quantity), '^[+-]?[0-9]+$') then try_cast(trim(quantity) as integer)
+        end as item_quantity
     from current_rows
 )
 
