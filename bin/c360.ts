@@ -11,9 +11,11 @@ Usage:
   c360 demo [--customers N] [--seed S] [--workspace DIR]
       Starts a throwaway MariaDB and a local DynamoDB, generates a data set, runs the whole pipeline
       (the state machine CDK deploys, run locally) and prints where everything is.
-  c360 run [--date YYYY-MM-DD] [--config FILE] [--workspace DIR]
-      Runs the pipeline for a date over the workspace's lake (reruns and backfills). Without running
-      sources, extraction is skipped and the date is rebuilt from the raw zone as it is.
+  c360 run [--date YYYY-MM-DD [--full]] [--config FILE] [--workspace DIR]
+      Runs the state machine over the workspace's lake. With --date alone it rebuilds that date from
+      the raw zone as it stands and publishes nothing (a backfill); --full also extracts (from the
+      sources the run can reach: here the history folder) and publishes the latest views. Without
+      --date it is a full run for today.
   c360 query "SQL" [--workspace DIR]
       Runs SQL on DuckDB over the lake: raw.*, stage.*, analytics.* and the *_latest views.
   c360 status [--workspace DIR]
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       date: { type: 'string' },
       customers: { type: 'string' },
       seed: { type: 'string' },
+      full: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
           sources: { historyDir: workspace.historyDir },
           outboxFile: workspace.outboxFile,
           runsDir: workspace.runsDir,
-          input: values.date ? { runDate: values.date } : {},
+          input: values.date ? { runDate: values.date, ...(values.full ? { full: true } : {}) } : {},
           onEvent: (line) => process.stdout.write(`${line}\n`),
         });
         process.stdout.write(

@@ -55,6 +55,7 @@ describe('Pipeline state machine definition', () => {
       'Quality gate passed?',
       'Build marts wave 1',
       'Build marts wave 2',
+      'Publish?',
       'Publish latest views',
       'Published',
     ]);
@@ -119,6 +120,30 @@ describe('Pipeline state machine definition', () => {
       Default: 'Build marts wave 1',
     });
     expect(states['Notify quality gate failure']?.Next).toBe('Quality gate failed');
+  });
+
+  it('rebuilds a given date without extracting or publishing, unless a full run is asked for', () => {
+    expect(states['Run date given?']).toMatchObject({
+      Choices: [{ Variable: '$.runDate', IsPresent: true, Next: 'Full run flag given?' }],
+      Default: 'Use the execution start date',
+    });
+    expect(states['Full run flag given?']).toMatchObject({
+      Choices: [{ Variable: '$.full', IsPresent: true, Next: 'Full run?' }],
+      Default: 'Rebuild the given run date',
+    });
+    expect(states['Full run?']).toMatchObject({
+      Choices: [{ Variable: '$.full', BooleanEquals: true, Next: 'Use the given run date' }],
+      Default: 'Rebuild the given run date',
+    });
+    expect(states['Rebuild the given run date']).toMatchObject({
+      Parameters: { publish: false },
+      Next: 'Build stage tables',
+    });
+    expect(states['Use the given run date']).toMatchObject({ Parameters: { publish: true }, Next: 'Extract sources' });
+    expect(states['Publish?']).toMatchObject({
+      Choices: [{ Variable: '$.publish', BooleanEquals: false, Next: 'Rebuilt' }],
+      Default: 'Publish latest views',
+    });
   });
 
   it('takes the run date from the input, or else from the execution start', () => {

@@ -268,13 +268,24 @@ export class Pipeline extends Construct {
       plan[mapKey(`Build marts wave ${index + 1}`)] = wave;
     });
 
+    // Input contract. `{}` (the schedule): extract, build and publish for the execution's start date.
+    // `{ "runDate": D }`: rebuild D from the raw zone as it stands, publishing nothing, so a backfill
+    // reproduces what D's data allows and never moves the dashboards back in time. `{ "runDate": D,
+    // "full": true }`: extract into D's raw partition and publish, as a scheduled run of D would (a
+    // missed day caught up the next morning, or a simulated day offline).
     const runDateGiven = new sfn.Choice(this, 'Run date given?');
+    const fullFlagGiven = new sfn.Choice(this, 'Full run flag given?');
+    const fullRun = new sfn.Choice(this, 'Full run?');
     const useGiven = new sfn.Pass(this, 'Use the given run date', {
-      parameters: { 'runDate.$': '$.runDate', plan },
+      parameters: { 'runDate.$': '$.runDate', publish: true, plan },
+    });
+    const rebuildGiven = new sfn.Pass(this, 'Rebuild the given run date', {
+      parameters: { 'runDate.$': '$.runDate', publish: false, plan },
     });
     const useStart = new sfn.Pass(this, 'Use the execution start date', {
       parameters: {
         'runDate.$': "States.ArrayGetItem(States.StringSplit($$.Execution.StartTime, 'T'), 0)",
+        publish: true,
         plan,
       },
     });
@@ -347,16 +358,22 @@ export class Pipeline extends Construct {
     const waves = martWaves.map((_wave, index) =>
       modelMap(`Build marts wave ${index + 1}`, `mart query wave ${index + 1}`, 'model'),
     );
-    let martChain: sfn.Chain = sfn.Chain.start(waves[0] ?? publish);
+    const publishChoice = new sfn.Choice(this, 'Publish?')
+      .when(sfn.Condition.booleanEquals('$.publish', false), new sfn.Succeed(this, 'Rebuilt'))
+      .otherwise(publish.next(new sfn.Succeed(this, 'Published')));
+    let martChain: sfn.Chain = sfn.Chain.start(waves[0] ?? publishChoice);
     for (const wave of waves.slice(1)) martChain = martChain.next(wave);
-    if (waves.length > 0) martChain = martChain.next(publish);
-    martChain.next(new sfn.Succeed(this, 'Published'));
+    if (waves.length > 0) martChain.next(publishChoice);
     gate.otherwise(martChain);
 
-    const body = extract.next(stage).next(quality.chain).next(gateQuery.chain).next(readGate).next(gate);
-    runDateGiven.when(sfn.Condition.isPresent('$.runDate'), useGiven).otherwise(useStart);
-    useGiven.next(body);
-    useStart.next(body);
+    const build = stage.next(quality.chain).next(gateQuery.chain).next(readGate).next(gate);
+    extract.next(build);
+    runDateGiven.when(sfn.Condition.isPresent('$.runDate'), fullFlagGiven).otherwise(useStart);
+    fullFlagGiven.when(sfn.Condition.isPresent('$.full'), fullRun).otherwise(rebuildGiven);
+    fullRun.when(sfn.Condition.booleanEquals('$.full', true), useGiven).otherwise(rebuildGiven);
+    useGiven.next(extract);
+    useStart.next(extract);
+    rebuildGiven.next(build);
 
     // ---------------------------------------------------------------- the state machine
     const machineLogs = new logs.LogGroup(this, 'StateMachineLogs', {

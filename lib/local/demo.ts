@@ -98,7 +98,8 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
         },
         outboxFile: workspace.outboxFile,
         runsDir: workspace.runsDir,
-        input: { runDate },
+        // A full run of that day (extract, build, publish), as its scheduled run would have been.
+        input: { runDate, full: true },
         onEvent: print,
       });
       if (summary.status === 'SUCCEEDED') {

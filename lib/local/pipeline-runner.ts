@@ -90,8 +90,11 @@ export interface LocalRunOptions {
   readonly outboxFile: string;
   /** Folder for run summaries (`c360 status`). */
   readonly runsDir: string;
-  /** Execution input; `{ runDate }` reruns or backfills a date. */
-  readonly input?: { readonly runDate?: string };
+  /**
+   * Execution input: `{}` runs the start date in full; `{ runDate }` rebuilds a date from the raw
+   * zone without extracting or publishing; `{ runDate, full: true }` extracts and publishes for it.
+   */
+  readonly input?: { readonly runDate?: string; readonly full?: boolean };
   /** The execution start time (the run date when none is given). */
   readonly startTime?: Date;
   /**
@@ -211,18 +214,20 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   };
   const run = async (input: Json): Promise<Json> => {
     const { QueryString } = input as { QueryString: string };
-    const target = /TO 's3:\/\/([a-z]+)\/([a-z0-9_]+)\//.exec(QueryString);
+    const target = /TO 's3:\/\/([a-z]+)\/([a-z0-9_]+)\/run_date=(\d{4}-\d{2}-\d{2})\//.exec(QueryString);
     const execution = await athena.startQueryExecution(QueryString);
     if (target) {
+      const [, zone, table, date] = target;
       const counted = await engine.runAndReadAll(
-        `SELECT count(*) AS n FROM ${target[1]}.${target[2]} WHERE run_date = (SELECT max(run_date) FROM ${target[1]}.${target[2]})`,
+        `SELECT count(*) AS n FROM ${zone}.${table} WHERE run_date = DATE '${date}'`,
       );
-      rows[`${target[1]}.${target[2]}`] = Number(counted.getRowObjectsJson()[0]?.n ?? 0);
+      rows[`${zone}.${table}`] = Number(counted.getRowObjectsJson()[0]?.n ?? 0);
     }
     return {
       QueryExecution: { QueryExecutionId: execution.QueryExecutionId, Status: { State: execution.State } },
     };
   };
+
   const notify = async (input: Json): Promise<Json> => {
     mkdirSync(join(options.outboxFile, '..'), { recursive: true });
     const message = input as { TopicArn?: string; Subject?: string; Message?: Json };
@@ -253,9 +258,9 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   );
   // aws-local-stepfunctions always stamps $$.Execution.StartTime with the real clock, so a chosen
   // start time is passed the only other way the definition accepts a date: as the input's runDate.
-  const input =
+  const input: { runDate?: string; full?: boolean } =
     options.startTime && options.input?.runDate === undefined
-      ? { ...options.input, runDate: startTime.toISOString().slice(0, 10) }
+      ? { ...options.input, runDate: startTime.toISOString().slice(0, 10), full: true }
       : (options.input ?? {});
   const execution = machine.run(input, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides },
@@ -278,8 +283,10 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       const seconds = ((event.timestamp - (entered.get(key) ?? event.timestamp)) / 1000) | 0;
       const elapsed = (event.timestamp - (entered.get(key) ?? event.timestamp)) / 1000;
       if (event.type === 'StateExited' && state) {
-        if (!runDate && raw?.name.startsWith('Use the')) {
-          runDate = ((event.state as { output?: { runDate?: string } }).output?.runDate as string) ?? runDate;
+        // The Pass state that settles the run date (from the input or the start time) outputs it.
+        const settled = (event.state as { output?: { runDate?: unknown } }).output?.runDate;
+        if (!runDate && typeof settled === 'string') {
+          runDate = settled;
         }
         states.push({ state: state.name, status: 'succeeded', seconds: elapsed });
         const written =
