@@ -139,7 +139,10 @@ describe('Pipeline state machine definition', () => {
       Parameters: { publish: false },
       Next: 'Build stage tables',
     });
-    expect(states['Use the given run date']).toMatchObject({ Parameters: { publish: true }, Next: 'Extract sources' });
+    expect(states['Use the given run date']).toMatchObject({
+      Parameters: { publish: true },
+      Next: 'Extract sources',
+    });
     expect(states['Publish?']).toMatchObject({
       Choices: [{ Variable: '$.publish', BooleanEquals: false, Next: 'Rebuilt' }],
       Default: 'Publish latest views',
