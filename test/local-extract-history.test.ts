@@ -18,7 +18,7 @@ describe('history files landed into the raw zone', () => {
     (
       await engine.runAndReadAll(
         `SELECT * EXCLUDE (ingested_at) FROM read_parquet('${tableGlob(lake, rawHistoryOrders)}', hive_partitioning = true)
-         ORDER BY source_file, line_number`,
+         ORDER BY source_file, line_number, ingest_date`,
       )
     ).getRowObjectsJson();
 
