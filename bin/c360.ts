@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
-import { runDemo } from '../lib/local/demo.js';
+import { demoInterrupted, runDemo } from '../lib/local/demo.js';
 import { runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import { listRuns, openWorkspaceEngine, workspaceAt } from '../lib/local/workspace.js';
 
@@ -135,6 +135,8 @@ function isCalendarDate(text: string): boolean {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // Ctrl-C stops the servers under the running steps; their errors are expected, not news.
+    if (demoInterrupted()) return;
     if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);

@@ -23,6 +23,13 @@ export interface DemoOptions {
 
 export const DEMO_CUSTOMERS = 6000;
 
+let interrupted = false;
+
+/** Whether the demo was stopped with Ctrl-C: errors after that are the servers going away. */
+export function demoInterrupted(): boolean {
+  return interrupted;
+}
+
 /**
  * The whole pipeline on this machine: a throwaway MariaDB and an in-process DynamoDB as the sources,
  * a generated data set ending yesterday, the synthesized state machine run locally, and a summary of
@@ -51,6 +58,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
     dynamodb = undefined;
   };
   const onSignal = () => {
+    interrupted = true;
     print('\nInterrupted: stopping the local servers.');
     void stopServers().finally(() => process.exit(130));
   };
