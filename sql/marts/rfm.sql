@@ -28,26 +28,8 @@
 --   Lost                R 1,   F 1
 --   Hibernating         R 1-2, F 1-2 (but not Lost)
 -- The 25 (R, F) cells are covered exactly once.
-with orders as (
-    select
-        customer_id,
-        ordered_at,
-        total_amount,
-        is_revenue
-    from stage.orders
-    where run_date = {{ run_date }}
-),
-
-revenue_orders_in_window as (
-    select
-        customer_id,
-        ordered_at,
-        total_amount
-    from orders
-    where is_revenue
-        and ordered_at >= cast({{ run_date }} as timestamp) + interval '1' day
-            - interval '1' day * {{ rfm_window_days }}
-        and ordered_at < cast({{ run_date }} as timestamp) + interval '1' day
+with revenue_orders_in_window as (
+    select * from int_revenue_orders_in_rfm_window
 ),
 
 customer_totals as (

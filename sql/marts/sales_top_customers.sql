@@ -10,27 +10,13 @@
 -- Grain: one row per top customer per calendar month from the month the window starts in to the run
 -- date's month, months without an order included with revenue 0 and orders 0, so every trend line has
 -- every point. The first month counts only the days inside the window, the last is month-to-date.
-with orders as (
-    select
-        customer_id,
-        ordered_at,
-        total_amount,
-        is_revenue
-    from stage.orders
-    where run_date = {{ run_date }}
-),
-
-revenue_orders_in_window as (
+with revenue_orders_in_window as (
     select
         customer_id,
         total_amount,
         -- first day of the month, as a date on both engines
         cast(date_trunc('month', ordered_at) as date) as month
-    from orders
-    where is_revenue
-        and ordered_at >= cast({{ run_date }} as timestamp) + interval '1' day
-            - interval '1' day * {{ rfm_window_days }}
-        and ordered_at < cast({{ run_date }} as timestamp) + interval '1' day
+    from int_revenue_orders_in_rfm_window
 ),
 
 customer_totals as (
