@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LakeStore } from '../pipeline/queries.js';
+import { sqlString } from '../schema/derive.js';
 import { allTables } from '../schema/tables.js';
 import type { TableSchema, Zone } from '../schema/types.js';
 import { registerTable } from './sql-runner.js';
@@ -117,7 +118,7 @@ export class LocalAthena {
     }
     mkdirSync(dir, { recursive: true });
     await this.connection.run(
-      `COPY (${select}) TO '${join(dir, 'part-0.parquet').replaceAll("'", "''")}' (FORMAT parquet, COMPRESSION snappy)`,
+      `COPY (${select}) TO ${sqlString(join(dir, 'part-0.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
     );
     await registerTable(this.connection, this.lakeRoot, table);
   }

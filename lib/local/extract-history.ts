@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Customer360Config } from '../config/schema.js';
+import { quoteIdent, sqlString } from '../schema/derive.js';
 import { rawHistoryOrders } from '../schema/tables.js';
 import { RawPartitionWriter } from './raw-writer.js';
 import { readState, writeState } from './state.js';
@@ -41,9 +42,6 @@ const EXTENSIONS: Record<HistorySourceConfig['format'], readonly string[]> = {
   jsonl: ['.jsonl', '.json', '.ndjson'],
   parquet: ['.parquet'],
 };
-
-const sqlString = (value: string): string => `'${value.replaceAll("'", "''")}'`;
-const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 function listFiles(dir: string, extensions: readonly string[]): string[] {
   const found: string[] = [];
@@ -125,7 +123,7 @@ export async function extractHistory(options: ExtractHistoryOptions): Promise<Ex
       if (!column) return 'NULL';
       return config.format === 'jsonl'
         ? `json_extract_string(json, ${sqlString(`$."${column.replaceAll('"', '\\"')}"`)})`
-        : `CAST(${ident(column)} AS VARCHAR)`;
+        : `CAST(${quoteIdent(column)} AS VARCHAR)`;
     };
     const query = `
       SELECT ${sqlString(file)} AS source_file,

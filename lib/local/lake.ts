@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { duckdbConformingSelect } from '../schema/derive.js';
+import { duckdbConformingSelect, sqlString } from '../schema/derive.js';
 import type { TableSchema } from '../schema/types.js';
 
 /**
@@ -26,8 +26,6 @@ export function partitionPath(root: string, table: TableSchema, partition: Parti
 export function tableGlob(root: string, table: TableSchema): string {
   return join(root, table.zone, table.location, ...table.partitionKeys.map(() => '*'), '*.parquet');
 }
-
-const sqlString = (value: string): string => `'${value.replaceAll("'", "''")}'`;
 
 /**
  * Materializes a query as one partition of a table, with the table's declared columns and types.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { duckdbConformingSelect } from '../schema/derive.js';
+import { duckdbConformingSelect, sqlString } from '../schema/derive.js';
 import type { TableSchema } from '../schema/types.js';
 import { partitionPath } from './lake.js';
 
@@ -18,8 +18,6 @@ export interface RawWriteResult {
   readonly rows: number;
   readonly files: readonly string[];
 }
-
-const sqlString = (value: string): string => `'${value.replaceAll("'", "''")}'`;
 
 /**
  * Streams rows into one raw partition as a set of Parquet files named `<filePrefix>-NNNNN.parquet`.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Customer360Config } from '../config/schema.js';
-import { trinoConformingSelect } from '../schema/derive.js';
+import { sqlString, trinoConformingSelect } from '../schema/derive.js';
 import type { Zone } from '../schema/types.js';
 import { compileModel, qualifyZones, renderParameters, type SqlModel } from '../sql/models.js';
 import { pipelineParameters } from '../sql/parameters.js';
@@ -39,8 +39,6 @@ export interface PrepareQueryDeps {
   readonly buckets: Readonly<Record<Zone, string>>;
   readonly lake: LakeStore;
 }
-
-const sqlString = (value: string): string => `'${value.replaceAll("'", "''")}'`;
 
 /**
  * Turns a model (or a publishing or gate step) into the one statement an Athena task runs.

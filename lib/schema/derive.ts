@@ -47,7 +47,11 @@ export function duckdbType(type: ColumnType): string {
   }
 }
 
-const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+/** A SQL identifier, double-quoted. */
+export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/** A SQL string literal, single-quoted (the same on Trino and DuckDB). */
+export const sqlString = (value: string): string => `'${value.replaceAll("'", "''")}'`;
 
 /** `CREATE TABLE` for a table's data columns (partition keys live in the path, not the file). */
 export function duckdbCreateTable(table: TableSchema, qualifiedName = table.name): string {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { sqlString } from '../schema/derive.js';
 import { allTables } from '../schema/tables.js';
 import type { TableSchema, Zone } from '../schema/types.js';
 
@@ -124,10 +125,6 @@ export function renderParameters(sql: string, parameters: Readonly<Record<string
   });
 }
 
-function quote(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
-
 function literal(name: string, value: ParameterValue): string {
   if (typeof value === 'number') {
     if (!Number.isFinite(value))
@@ -135,10 +132,10 @@ function literal(name: string, value: ParameterValue): string {
     return Number.isInteger(value) ? String(value) : `DOUBLE '${value}'`;
   }
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
-  if (typeof value === 'string') return quote(value);
+  if (typeof value === 'string') return sqlString(value);
   if (Array.isArray(value)) {
     // An empty IN list is not valid SQL; a NULL matches nothing, which is what an empty list means.
-    return value.length === 0 ? 'NULL' : value.map((v) => quote(String(v))).join(', ');
+    return value.length === 0 ? 'NULL' : value.map((v) => sqlString(String(v))).join(', ');
   }
   const { date } = value as { date: string };
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date))
