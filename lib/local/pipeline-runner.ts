@@ -238,7 +238,8 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     return { MessageId: `local-${Date.now()}` };
   };
 
-  collectTaskStates(definition).forEach(({ name, resource }) => {
+  const taskStates = collectTaskStates(definition);
+  taskStates.forEach(({ name, resource }) => {
     if (handlers[name]) return;
     if (resource.includes(':lambda:invoke')) task(name, prepare);
     else if (resource.includes(':athena:startQueryExecution')) task(name, run);
@@ -254,7 +255,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
 
   const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: false } });
   const retryOverrides = Object.fromEntries(
-    collectTaskStates(definition).map(({ name }) => [name, options.retryIntervalMs ?? 10]),
+    taskStates.map(({ name }) => [name, options.retryIntervalMs ?? 10]),
   );
   // aws-local-stepfunctions always stamps $$.Execution.StartTime with the real clock, so a chosen
   // start time is passed the only other way the definition accepts a date: as the input's runDate.
@@ -280,7 +281,6 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         : undefined;
       const key = `${state?.name}#${'index' in event ? event.index : ''}`;
       if (event.type === 'StateEntered' && state) entered.set(key, event.timestamp);
-      const seconds = ((event.timestamp - (entered.get(key) ?? event.timestamp)) / 1000) | 0;
       const elapsed = (event.timestamp - (entered.get(key) ?? event.timestamp)) / 1000;
       if (event.type === 'StateExited' && state) {
         // The Pass state that settles the run date (from the input or the start time) outputs it.
@@ -307,10 +307,20 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       } else if (event.type === 'StateRetried' && state) {
         // A failure that is retried is not the run's failure.
         if (failure?.state === state.name) failure = undefined;
-        states.push({ state: state.name, status: 'retried', seconds, detail: JSON.stringify(event.retry) });
+        states.push({
+          state: state.name,
+          status: 'retried',
+          seconds: elapsed,
+          detail: JSON.stringify(event.retry),
+        });
         options.onEvent?.(`  ↻ ${state.name.padEnd(44)} retry ${JSON.stringify(event.retry)}`);
       } else if (event.type === 'StateCaught' && state) {
-        states.push({ state: state.name, status: 'caught', seconds, detail: JSON.stringify(event.catch) });
+        states.push({
+          state: state.name,
+          status: 'caught',
+          seconds: elapsed,
+          detail: JSON.stringify(event.catch),
+        });
         options.onEvent?.(`  ⚑ ${state.name.padEnd(44)} caught, going to the failure handler`);
       }
     }
