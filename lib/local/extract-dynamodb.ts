@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type AttributeValue,
   type DynamoDBClient,
@@ -7,7 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { rawDynamodbInteractions } from '../schema/tables.js';
-import { RawPartitionWriter } from './raw-writer.js';
+import { extractionPrefix, RawPartitionWriter } from './raw-writer.js';
 import { readState, writeState } from './state.js';
 
 export interface ExtractDynamoDbOptions {
@@ -78,7 +77,7 @@ export async function extractDynamoDb(options: ExtractDynamoDbOptions): Promise<
   const now = options.now?.() ?? new Date();
   const upperBound = new Date(now.getTime() - (options.safetyLagSeconds ?? 5) * 1000).toISOString();
   const ingestedAt = now.toISOString().replace('T', ' ').replace('Z', '');
-  const prefix = `interactions-${createHash('sha256').update(JSON.stringify(watermark)).digest('hex').slice(0, 16)}`;
+  const prefix = extractionPrefix('interactions', watermark);
   const writer = await RawPartitionWriter.open(
     options.engine,
     options.lakeRoot,

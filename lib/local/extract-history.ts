@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Customer360Config } from '../config/schema.js';
 import { quoteIdent, sqlString } from '../schema/derive.js';
 import { rawHistoryOrders } from '../schema/tables.js';
-import { RawPartitionWriter } from './raw-writer.js';
+import { extractionPrefix, RawPartitionWriter } from './raw-writer.js';
 import { readState, writeState } from './state.js';
 
 export type HistorySourceConfig = Customer360Config['sources']['history'];
@@ -135,7 +134,7 @@ export async function extractHistory(options: ExtractHistoryOptions): Promise<Ex
              ${pick(mapping.quantity)} AS quantity,
              ${sqlString(ingestedAt)} AS ingested_at
       FROM ${source}`;
-    const prefix = `history-${createHash('sha256').update(`${file}|${size}|${mtimeMs}`).digest('hex').slice(0, 16)}`;
+    const prefix = extractionPrefix('history', `${file}|${size}|${mtimeMs}`);
     const writer = await RawPartitionWriter.open(
       engine,
       options.lakeRoot,

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import mysql from 'mysql2';
 import { rawMysqlCustomers, rawMysqlOrderItems, rawMysqlOrders, rawMysqlProducts } from '../schema/tables.js';
 import type { TableSchema } from '../schema/types.js';
-import { RawPartitionWriter } from './raw-writer.js';
+import { extractionPrefix, RawPartitionWriter } from './raw-writer.js';
 import { withRetry } from './retry.js';
 import { readState, writeState } from './state.js';
 
@@ -192,12 +191,6 @@ async function serverNow(connection: mysql.Connection, lagSeconds: number): Prom
     ),
   );
   return String(rows[0]?.upper_bound);
-}
-
-/** A file prefix that is the same for every attempt starting from the same watermark. */
-export function extractionPrefix(table: string, watermark: MysqlWatermark | null): string {
-  const digest = createHash('sha256').update(JSON.stringify(watermark)).digest('hex').slice(0, 16);
-  return `${table}-${digest}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
@@ -12,6 +12,15 @@ export interface RawPartitionWriterOptions {
    * @default 200_000
    */
   readonly rowsPerFile?: number;
+}
+
+/**
+ * The file prefix of one extraction: the same for every attempt that starts from the same point
+ * (watermark, or file version), so a retry replaces the earlier attempt's files instead of adding to them.
+ */
+export function extractionPrefix(name: string, startingPoint: unknown): string {
+  const digest = createHash('sha256').update(JSON.stringify(startingPoint)).digest('hex').slice(0, 16);
+  return `${name}-${digest}`;
 }
 
 export interface RawWriteResult {
