@@ -3,7 +3,13 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { demoInterrupted, runDemo } from '../lib/local/demo.js';
 import { runPipelineLocally } from '../lib/local/pipeline-runner.js';
-import { listRuns, openWorkspaceEngine, workspaceAt } from '../lib/local/workspace.js';
+import {
+  listRuns,
+  lockWorkspace,
+  openWorkspaceEngine,
+  WorkspaceBusyError,
+  workspaceAt,
+} from '../lib/local/workspace.js';
 
 const USAGE = `c360: Customer 360 on this machine
 
@@ -11,11 +17,13 @@ Usage:
   c360 demo [--customers N] [--seed S] [--workspace DIR]
       Starts a throwaway MariaDB and a local DynamoDB, generates a data set, runs the whole pipeline
       (the state machine CDK deploys, run locally) and prints where everything is.
-  c360 run [--date YYYY-MM-DD [--full]] [--config FILE] [--workspace DIR]
+  c360 run [--date YYYY-MM-DD [--full [--force]]] [--config FILE] [--workspace DIR]
       Runs the state machine over the workspace's lake. With --date alone it rebuilds that date from
       the raw zone as it stands and publishes nothing (a backfill); --full also extracts (from the
-      sources the run can reach: here the history folder) and publishes the latest views. Without
-      --date it is a full run for today.
+      sources the run can reach: here the history folder) and publishes the latest views, unless a
+      newer date is already published (--force publishes it anyway). Without --date it is a full run
+      for today. Each run writes its own run_id; readers see a run only once it publishes. One run
+      at a time per workspace.
   c360 query "SQL" [--workspace DIR]
       Runs SQL on DuckDB over the lake: raw.*, stage.*, analytics.* and the *_latest views.
   c360 status [--workspace DIR]
@@ -40,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       customers: { type: 'string' },
       seed: { type: 'string' },
       full: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -62,16 +71,25 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`--date must be YYYY-MM-DD, got "${values.date}"`);
       }
       const config = loadConfig(values.config);
+      const release = lockWorkspace(workspace, `c360 ${argv.join(' ')}`, (line) =>
+        process.stderr.write(`${line}\n`),
+      );
       const { instance, connection } = await openWorkspaceEngine(workspace);
       try {
         const summary = await runPipelineLocally({
           config,
           lakeRoot: workspace.lake,
-          engine: connection,
+          engine: instance,
           sources: { historyDir: workspace.historyDir },
           outboxFile: workspace.outboxFile,
           runsDir: workspace.runsDir,
-          input: values.date ? { runDate: values.date, ...(values.full ? { full: true } : {}) } : {},
+          input: values.date
+            ? {
+                runDate: values.date,
+                ...(values.full ? { full: true } : {}),
+                ...(values.force ? { force: true } : {}),
+              }
+            : {},
           onEvent: (line) => process.stdout.write(`${line}\n`),
         });
         process.stdout.write(
@@ -83,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         connection.closeSync();
         instance.closeSync();
+        release();
       }
     }
     case 'query': {
@@ -137,7 +156,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     // Ctrl-C stops the servers under the running steps; their errors are expected, not news.
     if (demoInterrupted()) return;
-    if (error instanceof UsageError || error instanceof ConfigError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof WorkspaceBusyError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }

@@ -77,7 +77,9 @@ describe('Glue definitions agree with the Parquet the local pipeline writes', ()
 
   it.each(allTables.map((t) => [`${t.zone}.${t.name}`, t] as const))('%s', async (_name, table) => {
     const query = `SELECT ${table.columns.map((c) => `${sampleLiteral(c.type)} AS "${c.name}"`).join(', ')}`;
-    const partition = Object.fromEntries(table.partitionKeys.map((k) => [k.name, '2024-03-01']));
+    const partition = Object.fromEntries(
+      table.partitionKeys.map((k) => [k.name, k.type === 'date' ? '2024-03-01' : 'run-1']),
+    );
 
     const rows = await writePartition(connection, lake, table, partition, query);
     const written = await parquetColumns(
@@ -104,30 +106,35 @@ describe('Glue definitions agree with the Parquet the local pipeline writes', ()
     expect(written.map((c) => glueTypeFromParquet(c))).toEqual(['int', 'string']);
   });
 
-  it('reads partitions back with the partition key as a date, and a rerun replaces the partition', async () => {
+  it('reads partitions back with the date and run id keys, and a rerun of a run replaces its partition', async () => {
     const query = (id: number) =>
       `SELECT '${id}' AS order_id, 1 AS customer_id, '2024-01-01 10:00:00' AS ordered_at, 'placed' AS status,
               'web' AS channel, 'card' AS payment_method, 'USD' AS currency, 10 AS total_amount,
               0 AS discount_amount, 1 AS item_quantity, true AS is_revenue, 'mysql' AS source`;
-    await writePartition(connection, lake, stageOrders, { run_date: '2024-05-01' }, query(1));
-    await writePartition(connection, lake, stageOrders, { run_date: '2024-05-01' }, query(2));
-    await writePartition(connection, lake, stageOrders, { run_date: '2024-05-02' }, query(3));
+    await writePartition(connection, lake, stageOrders, { run_date: '2024-05-01', run_id: 'a' }, query(1));
+    await writePartition(connection, lake, stageOrders, { run_date: '2024-05-01', run_id: 'a' }, query(2));
+    await writePartition(connection, lake, stageOrders, { run_date: '2024-05-01', run_id: 'b' }, query(4));
+    await writePartition(connection, lake, stageOrders, { run_date: '2024-05-02', run_id: 'a' }, query(3));
 
     const reader = await connection.runAndReadAll(
-      `SELECT run_date, typeof(run_date) AS run_date_type, list(order_id ORDER BY order_id) AS ids
+      `SELECT run_date, typeof(run_date) AS run_date_type, run_id, list(order_id ORDER BY order_id) AS ids
        FROM read_parquet('${tableGlob(lake, stageOrders)}', hive_partitioning = true)
-       WHERE run_date >= DATE '2024-05-01' GROUP BY run_date ORDER BY run_date`,
+       WHERE run_date >= DATE '2024-05-01' GROUP BY run_date, run_id ORDER BY run_date, run_id`,
     );
 
     expect(reader.getRowObjectsJson()).toEqual([
-      { run_date: '2024-05-01', run_date_type: 'DATE', ids: ['2'] },
-      { run_date: '2024-05-02', run_date_type: 'DATE', ids: ['3'] },
+      { run_date: '2024-05-01', run_date_type: 'DATE', run_id: 'a', ids: ['2'] },
+      { run_date: '2024-05-01', run_date_type: 'DATE', run_id: 'b', ids: ['4'] },
+      { run_date: '2024-05-02', run_date_type: 'DATE', run_id: 'a', ids: ['3'] },
     ]);
   });
 
   it('refuses a partition value that is not a date', () => {
-    expect(() => partitionPath(lake, stageOrders, { run_date: '2024/05/01' })).toThrow(
+    expect(() => partitionPath(lake, stageOrders, { run_date: '2024/05/01', run_id: 'a' })).toThrow(
       'Partition orders.run_date must be yyyy-MM-dd, got "2024/05/01"',
+    );
+    expect(() => partitionPath(lake, stageOrders, { run_date: '2024-05-01', run_id: '../x' })).toThrow(
+      'Partition orders.run_id must be 1-80 letters, digits, - or _, got "../x"',
     );
   });
 

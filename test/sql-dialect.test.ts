@@ -12,7 +12,7 @@ import {
 import { pipelineParameters } from '../lib/sql/parameters.js';
 
 const models = loadModels();
-const parameters = pipelineParameters(parseConfig({}), '2024-06-30');
+const parameters = pipelineParameters(parseConfig({}), '2024-06-30', 'r-1');
 const trino = new TrinoSQL();
 const athenaDatabases = {
   raw: 'customer360_raw',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { parseConfig } from '../../lib/config/load.js';
@@ -41,7 +42,9 @@ const zoneNames = z.strictObject({
 
 /** The Lambda's environment, checked once at start-up: a missing variable fails the cold start. */
 export const environmentSchema = z.object({
-  PIPELINE_CONFIG: z.string().transform((text) => parseConfig(JSON.parse(text), 'PIPELINE_CONFIG')),
+  // A file bundled with the function, not a variable: Lambda caps all variables at 4 KB together, and a
+  // real block list of emails alone passes that.
+  CONFIG_FILE: z.string().transform((path) => parseConfig(JSON.parse(readFileSync(path, 'utf8')), path)),
   DATABASES: z.string().transform((text) => zoneNames.parse(JSON.parse(text))),
   BUCKETS: z.string().transform((text) => zoneNames.parse(JSON.parse(text))),
   SQL_ROOT: z.string().min(1),

@@ -14,7 +14,7 @@ export const handler = async (event: unknown) => {
   const input = prepareQueryInputSchema.parse(event);
   const prepared = await prepareQuery(input, {
     models,
-    config: environment.PIPELINE_CONFIG,
+    config: environment.CONFIG_FILE,
     databases: environment.DATABASES,
     buckets: environment.BUCKETS,
     lake,

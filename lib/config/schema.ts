@@ -195,6 +195,13 @@ export const configSchema = z
         noncurrentVersionExpirationDays: positiveInt.default(90),
         athenaResultsExpirationDays: positiveInt.default(30),
         accessLogsExpirationDays: positiveInt.default(365),
+        /**
+         * Days a published run's stage and analytics files are kept after it started, for comparing and
+         * restoring; the run readers currently see is never deleted, however old.
+         */
+        publishedRunRetentionDays: positiveInt.default(30),
+        /** Days the files of a run that never published (failed, killed, a backfill) are kept, for debugging. */
+        unpublishedRunRetentionDays: positiveInt.default(3),
       })
       .prefault({}),
     athena: z

@@ -213,12 +213,21 @@ export class DataCatalog extends Construct {
   }
 }
 
-/** Athena partition projection on every date partition key, so new dates are visible at once. */
+/**
+ * Athena partition projection, so new partitions are visible at once: dates are projected over a range,
+ * the run id is injected (a query must name it with a static equality, so no reader can wander into a
+ * run that was never published).
+ */
 function projectionParameters(table: TableSchema, location: string, start: string): Record<string, string> {
   if (table.partitionKeys.length === 0) return {};
   const params: Record<string, string> = { 'projection.enabled': 'true' };
   for (const key of table.partitionKeys) {
-    if (key.type !== 'date') throw new Error(`Partition key ${table.name}.${key.name} must be a date`);
+    if (key.type === 'string') {
+      params[`projection.${key.name}.type`] = 'injected';
+      continue;
+    }
+    if (key.type !== 'date')
+      throw new Error(`Partition key ${table.name}.${key.name} must be a date or a string`);
     params[`projection.${key.name}.type`] = 'date';
     params[`projection.${key.name}.format`] = 'yyyy-MM-dd';
     params[`projection.${key.name}.range`] = `${start},NOW`;

@@ -1,5 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -48,6 +50,16 @@ export interface PipelineProps {
 /** The name of the state a failure is reported from; also the prefix of the catch's Pass state. */
 export const FAILURE_NOTIFICATION_STATE = 'Notify failure';
 export const QUALITY_NOTIFICATION_STATE = 'Notify quality gate failure';
+
+/** Namespace and name of the metric each publish emits (dimension `Pipeline`: the state machine name). */
+export const PUBLISHED_METRIC_NAMESPACE = 'Customer360';
+export const PUBLISHED_METRIC_NAME = 'RunsPublished';
+
+const LAMBDA_TIMEOUT = Duration.minutes(5);
+// One Athena statement; the workgroup's scan cutoff usually stops a runaway query long before.
+const ATHENA_TIMEOUT = Duration.hours(1);
+// Above the longest Glue job timeout (the DynamoDB export job's 180 minutes by default).
+const GLUE_TASK_TIMEOUT = Duration.hours(4);
 
 const ATHENA_TRANSIENT = [
   'Athena.TooManyRequestsException',
@@ -99,6 +111,7 @@ export class Pipeline extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   public readonly notificationTopic: sns.ITopic;
   public readonly prepareQueryFunction: lambda.IFunction;
+  public readonly runControlFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -114,57 +127,132 @@ export class Pipeline extends Construct {
     });
     this.notificationTopic = topic;
 
-    const functionLogs = new logs.LogGroup(this, 'PrepareQueryLogs', {
-      retention,
-      removalPolicy,
-      encryptionKey: storage.key,
-    });
-    const functionRole = new iam.Role(this, 'PrepareQueryRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Renders SQL steps and empties their target partitions',
-    });
-    functionLogs.grantWrite(functionRole);
     const root = join(import.meta.dirname, '..', '..');
-    const prepare = new NodejsFunction(this, 'PrepareQuery', {
-      entry: join(root, 'lambdas', 'prepare-query', 'index.ts'),
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 512,
-      timeout: Duration.minutes(5),
-      role: functionRole,
-      logGroup: functionLogs,
-      tracing: lambda.Tracing.ACTIVE,
-      environment: {
-        PIPELINE_CONFIG: JSON.stringify(config),
-        DATABASES: JSON.stringify(catalog.databaseNames),
-        BUCKETS: JSON.stringify({
-          raw: storage.rawBucket.bucketName,
-          stage: storage.stageBucket.bucketName,
-          analytics: storage.analyticsBucket.bucketName,
-        }),
-        SQL_ROOT: '/var/task/sql',
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        // The SQL files travel with the function, which renders them for each run date.
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) => [
-            `cp -r "${inputDir}/sql" "${outputDir}/sql"`,
-          ],
-        },
-      },
+    // The configuration travels as a file in each function's bundle: Lambda caps all environment
+    // variables at 4 KB together, which a real list of blocked emails alone exceeds.
+    const configFile = join(mkdtempSync(join(tmpdir(), 'c360-config-')), 'customer360.config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const stack = Stack.of(this);
+    const stateMachineName = `${config.catalogPrefix.replaceAll('_', '-')}-pipeline`;
+    // Known by name, so the functions can name the state machine without a reference cycle.
+    const stateMachineArn = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    storage.stageBucket.grantReadWrite(prepare);
-    storage.analyticsBucket.grantReadWrite(prepare);
-    storage.stageBucket.grantDelete(prepare);
-    storage.analyticsBucket.grantDelete(prepare);
+    const buckets = JSON.stringify({
+      raw: storage.rawBucket.bucketName,
+      stage: storage.stageBucket.bucketName,
+      analytics: storage.analyticsBucket.bucketName,
+    });
+    const pipelineFunction = (
+      name: string,
+      description: string,
+      environment: Record<string, string>,
+      copySql: boolean,
+    ): { fn: NodejsFunction; role: iam.Role } => {
+      const functionLogs = new logs.LogGroup(this, `${name}Logs`, {
+        retention,
+        removalPolicy,
+        encryptionKey: storage.key,
+      });
+      const functionRole = new iam.Role(this, `${name}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description,
+      });
+      functionLogs.grantWrite(functionRole);
+      const fn = new NodejsFunction(this, name, {
+        entry: join(root, 'lambdas', kebab(name), 'index.ts'),
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 512,
+        timeout: LAMBDA_TIMEOUT,
+        role: functionRole,
+        logGroup: functionLogs,
+        tracing: lambda.Tracing.ACTIVE,
+        environment: { CONFIG_FILE: '/var/task/customer360.config.json', ...environment },
+        bundling: {
+          format: OutputFormat.ESM,
+          target: 'node24',
+          minify: true,
+          sourceMap: true,
+          banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (inputDir: string, outputDir: string) => [
+              `cp "${configFile}" "${outputDir}/customer360.config.json"`,
+              // The SQL files travel with the prepare function, which renders them for each run.
+              ...(copySql ? [`cp -r "${inputDir}/sql" "${outputDir}/sql"`] : []),
+            ],
+          },
+        },
+      });
+      return { fn, role: functionRole };
+    };
+
+    const { fn: prepare, role: functionRole } = pipelineFunction(
+      'PrepareQuery',
+      'Renders SQL steps and empties the run-owned location each writes',
+      { DATABASES: JSON.stringify(catalog.databaseNames), BUCKETS: buckets, SQL_ROOT: '/var/task/sql' },
+      true,
+    );
+    // It lists and empties the run's own target prefix before an UNLOAD; it never reads or writes data.
+    for (const bucket of [storage.stageBucket, storage.analyticsBucket]) {
+      functionRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+      );
+      functionRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects('*')] }),
+      );
+    }
     this.prepareQueryFunction = prepare;
+
+    const { fn: control, role: controlRole } = pipelineFunction(
+      'RunControl',
+      'Settles each run (date, run id, one execution per date) and serializes publishing',
+      {
+        BUCKETS: buckets,
+        STATE_MACHINE_ARN: stateMachineArn,
+        METRICS_NAMESPACE: PUBLISHED_METRIC_NAMESPACE,
+        PIPELINE_NAME: stateMachineName,
+      },
+      false,
+    );
+    controlRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: [storage.analyticsBucket.arnForObjects('_control/*')],
+      }),
+    );
+    for (const bucket of [storage.stageBucket, storage.analyticsBucket]) {
+      controlRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+      );
+      // Expiring a run deletes its partitions in every table.
+      controlRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects('*')] }),
+      );
+    }
+    storage.key.grantEncryptDecrypt(controlRole);
+    controlRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+    );
+    controlRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: [
+          stack.formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${stateMachineName}:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    this.runControlFunction = control;
 
     // ---------------------------------------------------------------- building blocks
     const failureNotice = new tasks.SnsPublish(this, FAILURE_NOTIFICATION_STATE, {
@@ -176,10 +264,12 @@ export class Pipeline extends Construct {
         'runDate.$': '$.runDate',
         'error.$': '$.error',
         'execution.$': '$$.Execution.Id',
+        published: 'Unchanged: a run is visible only once it publishes, and this one did not.',
         retry:
-          'Fix the cause, then redrive the execution (console or aws stepfunctions redrive-execution) to resume from the failed state, or start a new execution with the same runDate to rebuild the date.',
+          'Fix the cause, then start a new execution with the same input; it writes a new run of its own. (A redrive would resume at the final Fail state and rerun nothing.)',
       }),
       resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
     });
     const failed = new sfn.Fail(this, 'Pipeline failed', {
       error: 'PipelineFailed',
@@ -190,11 +280,12 @@ export class Pipeline extends Construct {
     const catchInto = (
       step: sfn.TaskStateBase | sfn.CustomState | sfn.Parallel | sfn.Map,
       stateName: string,
+      runDate = '$.runDate',
     ) => {
       const record = new sfn.Pass(this, `Failed at ${stateName}`, {
         parameters: {
           failedState: stateName,
-          'runDate.$': '$.runDate',
+          ...(runDate.startsWith('$') ? { 'runDate.$': runDate } : { runDate }),
           'error.$': '$.error',
         },
       });
@@ -217,8 +308,22 @@ export class Pipeline extends Construct {
       maxAttempts: 6,
       jitterStrategy: sfn.JitterType.FULL,
     };
+    // A task that outlives its Lambda's own timeout is lost; Step Functions then fails it by name.
+    const lambdaTaskTimeout = sfn.Timeout.duration(LAMBDA_TIMEOUT.plus(Duration.minutes(1)));
 
-    /** Prepare (Lambda: render SQL, empty the partition) then run (Athena, .sync). */
+    const controlStep = (id: string, payload: Record<string, unknown>, extra: Partial<tasks.LambdaInvokeProps>) => {
+      const step = new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: control,
+        payload: sfn.TaskInput.fromObject(payload),
+        retryOnServiceExceptions: false,
+        taskTimeout: lambdaTaskTimeout,
+        ...extra,
+      });
+      step.addRetry(lambdaRetry);
+      return step;
+    };
+
+    /** Prepare (Lambda: render SQL, empty the run's own location) then run (Athena, .sync). */
     const sqlStep = (label: string, payload: Record<string, unknown>) => {
       const prepareTask = new tasks.LambdaInvoke(this, `Prepare ${label}`, {
         lambdaFunction: prepare,
@@ -226,6 +331,7 @@ export class Pipeline extends Construct {
         retryOnServiceExceptions: false,
         resultSelector: { 'queryString.$': '$.Payload.queryString', 'database.$': '$.Payload.database' },
         resultPath: '$.query',
+        taskTimeout: lambdaTaskTimeout,
       });
       prepareTask.addRetry(lambdaRetry);
       const runTask = athenaTask(this, `Run ${label}`, 'startQueryExecution.sync', {
@@ -237,20 +343,23 @@ export class Pipeline extends Construct {
         },
         ResultSelector: { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId' },
         ResultPath: '$.execution',
+        TimeoutSeconds: ATHENA_TIMEOUT.toSeconds(),
       });
       runTask.addRetry(athenaRetry);
       return { first: prepareTask, last: runTask, chain: prepareTask.next(runTask) };
     };
 
+    const runPayload = { 'runDate.$': '$.runDate', 'runId.$': '$.runId' };
+
     /** A Map over the model names planned for it; each item is prepared and run. */
     const modelMap = (label: string, itemLabel: string, kind: 'model' | 'latest_view') => {
       const map = new sfn.Map(this, label, {
         itemsPath: sfn.JsonPath.stringAt(`$.plan.${mapKey(label)}`),
-        itemSelector: { 'name.$': '$$.Map.Item.Value', 'runDate.$': '$.runDate' },
+        itemSelector: { 'name.$': '$$.Map.Item.Value', ...runPayload },
         maxConcurrency: 4,
         resultPath: sfn.JsonPath.DISCARD,
       });
-      map.itemProcessor(sqlStep(itemLabel, { kind, 'name.$': '$.name', 'runDate.$': '$.runDate' }).chain);
+      map.itemProcessor(sqlStep(itemLabel, { kind, 'name.$': '$.name', ...runPayload }).chain);
       catchInto(map, label);
       return map;
     };
@@ -268,27 +377,33 @@ export class Pipeline extends Construct {
       plan[mapKey(`Build marts wave ${index + 1}`)] = wave;
     });
 
-    // Input contract. `{}` (the schedule): extract, build and publish for the execution's start date.
-    // `{ "runDate": D }`: rebuild D from the raw zone as it stands, publishing nothing, so a backfill
-    // reproduces what D's data allows and never moves the dashboards back in time. `{ "runDate": D,
-    // "full": true }`: extract into D's raw partition and publish, as a scheduled run of D would (a
-    // missed day caught up the next morning, or a simulated day offline).
-    const runDateGiven = new sfn.Choice(this, 'Run date given?');
-    const fullFlagGiven = new sfn.Choice(this, 'Full run flag given?');
-    const fullRun = new sfn.Choice(this, 'Full run?');
-    const useGiven = new sfn.Pass(this, 'Use the given run date', {
-      parameters: { 'runDate.$': '$.runDate', publish: true, plan },
-    });
-    const rebuildGiven = new sfn.Pass(this, 'Rebuild the given run date', {
-      parameters: { 'runDate.$': '$.runDate', publish: false, plan },
-    });
-    const useStart = new sfn.Pass(this, 'Use the execution start date', {
+    // Input contract (see lib/pipeline/run-control.ts): `{}` daily run of the start date in the
+    // schedule's time zone; `{runDate}` backfill (no extraction, no publishing); `{runDate, full: true}`
+    // catch-up (extract and publish, never over a newer published date unless `force: true`).
+    const begin = controlStep(
+      'Begin run',
+      {
+        action: 'begin',
+        'input.$': '$',
+        'executionId.$': '$$.Execution.Id',
+        'executionName.$': '$$.Execution.Name',
+        'startTime.$': '$$.Execution.StartTime',
+      },
+      { payloadResponseOnly: true, resultPath: '$.run' },
+    );
+    catchInto(begin, 'Begin run', 'not settled: the run did not begin');
+    const planRun = new sfn.Pass(this, 'Plan the run', {
       parameters: {
-        'runDate.$': "States.ArrayGetItem(States.StringSplit($$.Execution.StartTime, 'T'), 0)",
-        publish: true,
+        'runDate.$': '$.run.runDate',
+        'runId.$': '$.run.runId',
+        'mode.$': '$.run.mode',
+        'extract.$': '$.run.extract',
+        'publish.$': '$.run.publish',
+        'force.$': '$.run.force',
         plan,
       },
     });
+    const extractChoice = new sfn.Choice(this, 'Extract?');
 
     const extract = new sfn.Parallel(this, 'Extract sources', { resultPath: sfn.JsonPath.DISCARD });
     for (const source of ['mysql', 'dynamodb', 'history'] as const) {
@@ -297,6 +412,8 @@ export class Pipeline extends Construct {
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         arguments: sfn.TaskInput.fromObject({ '--ingest_date.$': '$.runDate' }),
         resultPath: sfn.JsonPath.DISCARD,
+        // The job's own timeout stops it first; this bounds a job Step Functions lost sight of.
+        taskTimeout: sfn.Timeout.duration(GLUE_TASK_TIMEOUT),
       });
       job.addRetry({
         errors: GLUE_TRANSIENT,
@@ -312,20 +429,17 @@ export class Pipeline extends Construct {
 
     const stage = modelMap('Build stage tables', 'stage query', 'model');
 
-    const quality = sqlStep('data_quality query', {
-      kind: 'model',
-      name: 'data_quality',
-      'runDate.$': '$.runDate',
-    });
+    const quality = sqlStep('data_quality query', { kind: 'model', name: 'data_quality', ...runPayload });
     catchInto(quality.first, 'Prepare data_quality query');
     catchInto(quality.last, 'Run data_quality query');
-    const gateQuery = sqlStep('quality gate query', { kind: 'quality_gate', 'runDate.$': '$.runDate' });
+    const gateQuery = sqlStep('quality gate query', { kind: 'quality_gate', ...runPayload });
     catchInto(gateQuery.first, 'Prepare quality gate query');
     catchInto(gateQuery.last, 'Run quality gate query');
     const readGate = athenaTask(this, 'Read quality gate', 'getQueryResults', {
       Parameters: { 'QueryExecutionId.$': '$.execution.queryExecutionId' },
       ResultSelector: { 'rows.$': '$.ResultSet.Rows' },
       ResultPath: '$.gate',
+      TimeoutSeconds: 60,
     });
     readGate.addRetry(athenaRetry);
     catchInto(readGate, 'Read quality gate');
@@ -335,17 +449,21 @@ export class Pipeline extends Construct {
       message: sfn.TaskInput.fromObject({
         event: 'quality_gate_failed',
         'runDate.$': '$.runDate',
-        'failedChecks.$': '$.gate.rows',
+        'runId.$': '$.runId',
+        // Row 0 of Athena's result is the header; the failed checks are the rows after it.
+        'columns.$': '$.gate.rows[0].Data[*].VarCharValue',
+        'failedChecks.$': '$.gate.rows[1:]',
         'execution.$': '$$.Execution.Id',
         retry:
-          'Nothing was published for this date. Fix the source, then start an execution with the same runDate.',
+          'Nothing was published: readers still see the previous run. Fix the source, then start an execution with the same input.',
       }),
       resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
     });
     qualityNotice.next(
       new sfn.Fail(this, 'Quality gate failed', {
         error: 'QualityGateFailed',
-        cause: 'Blocking data-quality checks failed; see analytics.data_quality for the run date.',
+        cause: 'Blocking data-quality checks failed; the notification lists them, and analytics.data_quality has them for the run.',
       }),
     );
     // Row 0 of Athena's result is the header: a row 1 means at least one blocking check failed.
@@ -354,13 +472,54 @@ export class Pipeline extends Construct {
       qualityNotice,
     );
 
+    const claim = controlStep(
+      'Claim publishing',
+      {
+        action: 'claim_publish',
+        ...runPayload,
+        'executionId.$': '$$.Execution.Id',
+        'force.$': '$.force',
+      },
+      { resultSelector: { 'previous.$': '$.Payload.previous' }, resultPath: '$.claim' },
+    );
+    // Another execution is publishing: wait for it (publishing is serialized per deployment).
+    claim.addRetry({
+      errors: ['PublishInProgress'],
+      interval: Duration.seconds(20),
+      backoffRate: 1.5,
+      maxAttempts: 12,
+      maxDelay: Duration.minutes(5),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    catchInto(claim, 'Claim publishing');
     const publish = modelMap('Publish latest views', 'latest view', 'latest_view');
+    const record = sqlStep('published run record', {
+      kind: 'record_publish',
+      ...runPayload,
+      'executionId.$': '$$.Execution.Id',
+      'previous.$': '$.claim.previous',
+    });
+    catchInto(record.first, 'Prepare published run record');
+    catchInto(record.last, 'Run published run record');
+    const complete = controlStep(
+      'Complete publishing',
+      { action: 'complete_publish', ...runPayload, 'executionId.$': '$$.Execution.Id' },
+      { resultSelector: { 'deletedRuns.$': '$.Payload.deletedRuns' }, resultPath: '$.completed' },
+    );
+    catchInto(complete, 'Complete publishing');
+
     const waves = martWaves.map((_wave, index) =>
       modelMap(`Build marts wave ${index + 1}`, `mart query wave ${index + 1}`, 'model'),
     );
     const publishChoice = new sfn.Choice(this, 'Publish?')
       .when(sfn.Condition.booleanEquals('$.publish', false), new sfn.Succeed(this, 'Rebuilt'))
-      .otherwise(publish.next(new sfn.Succeed(this, 'Published')));
+      .otherwise(
+        claim
+          .next(publish)
+          .next(record.chain)
+          .next(complete)
+          .next(new sfn.Succeed(this, 'Published')),
+      );
     let martChain: sfn.Chain = sfn.Chain.start(waves[0] ?? publishChoice);
     for (const wave of waves.slice(1)) martChain = martChain.next(wave);
     if (waves.length > 0) martChain.next(publishChoice);
@@ -368,12 +527,8 @@ export class Pipeline extends Construct {
 
     const build = stage.next(quality.chain).next(gateQuery.chain).next(readGate).next(gate);
     extract.next(build);
-    runDateGiven.when(sfn.Condition.isPresent('$.runDate'), fullFlagGiven).otherwise(useStart);
-    fullFlagGiven.when(sfn.Condition.isPresent('$.full'), fullRun).otherwise(rebuildGiven);
-    fullRun.when(sfn.Condition.booleanEquals('$.full', true), useGiven).otherwise(rebuildGiven);
-    useGiven.next(extract);
-    useStart.next(extract);
-    rebuildGiven.next(build);
+    extractChoice.when(sfn.Condition.booleanEquals('$.extract', true), extract).otherwise(build);
+    begin.next(planRun).next(extractChoice);
 
     // ---------------------------------------------------------------- the state machine
     const machineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
@@ -382,51 +537,56 @@ export class Pipeline extends Construct {
       encryptionKey: storage.key,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: `${config.catalogPrefix.replaceAll('_', '-')}-pipeline`,
-      definitionBody: sfn.DefinitionBody.fromChainable(runDateGiven),
+      stateMachineName,
+      definitionBody: sfn.DefinitionBody.fromChainable(begin),
       tracingEnabled: true,
       logs: { destination: machineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
       timeout: Duration.hours(12),
-      comment: 'Customer 360: extract -> stage -> quality gate -> marts -> publish',
+      comment: 'Customer 360: begin -> extract -> stage -> quality gate -> marts -> publish (write-audit-publish)',
     });
     const role = this.stateMachine.role;
     props.ingestion.grantStartJobs(role);
     catalog.grantQuery(role, ['raw', 'stage', 'analytics']);
-    storage.stageBucket.grantReadWrite(role);
-    storage.analyticsBucket.grantReadWrite(role);
+    // Athena writes UNLOAD output with the caller's credentials: put objects in the two zones a run
+    // writes, nothing else (no delete, retention or legal hold; the prepare function empties targets).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        // UNLOAD and CREATE VIEW write table metadata and partitions of the stage and analytics databases.
-        actions: [
-          'glue:CreateTable',
-          'glue:UpdateTable',
-          'glue:DeleteTable',
-          'glue:GetTable',
-          'glue:GetTables',
-        ],
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: [storage.stageBucket.arnForObjects('*'), storage.analyticsBucket.arnForObjects('*')],
+      }),
+    );
+    storage.key.grantEncryptDecrypt(role);
+    // Publishing to the encrypted topic needs the topic key's data keys, granted here, not by accident.
+    topic.grantPublish(role);
+    storage.key.grant(role, 'kms:GenerateDataKey*', 'kms:Decrypt');
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        // CREATE OR REPLACE VIEW writes the `_latest` views of the analytics database, and only those:
+        // the tables CloudFormation manages are out of reach.
+        actions: ['glue:CreateTable', 'glue:UpdateTable', 'glue:GetTable'],
         resources: [
-          Stack.of(this).formatArn({ service: 'glue', resource: 'catalog' }),
-          ...(['stage', 'analytics'] as const).flatMap((zone) => [
-            Stack.of(this).formatArn({
-              service: 'glue',
-              resource: 'database',
-              resourceName: catalog.databaseNames[zone],
-            }),
-            Stack.of(this).formatArn({
-              service: 'glue',
-              resource: 'table',
-              resourceName: `${catalog.databaseNames[zone]}/*`,
-            }),
-          ]),
+          stack.formatArn({ service: 'glue', resource: 'catalog' }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: catalog.databaseNames.analytics }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${catalog.databaseNames.analytics}/*_latest`,
+          }),
         ],
       }),
     );
 
     acknowledgeGrantWildcards(functionRole, [
-      ...S3_GRANT_ACTIONS,
+      `Resource::<${logicalId(storage.stageBucket)}.Arn>/*`,
+      `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/*`,
+      'Resource::*',
+    ]);
+    acknowledgeGrantWildcards(controlRole, [
       ...KMS_GRANT_ACTIONS,
       `Resource::<${logicalId(storage.stageBucket)}.Arn>/*`,
       `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/*`,
+      `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/_control/*`,
+      `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`,
       'Resource::*',
     ]);
     acknowledgeGrantWildcards(role, [
@@ -436,10 +596,12 @@ export class Pipeline extends Construct {
         (bucket) => `Resource::<${logicalId(storage[bucket])}.Arn>/*`,
       ),
       `Resource::<${logicalId(prepare)}.Arn>:*`,
+      `Resource::<${logicalId(control)}.Arn>:*`,
       ...(['raw', 'stage', 'analytics'] as const).map(
         (zone) =>
           `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${catalog.databaseNames[zone]}/*`,
       ),
+      `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${catalog.databaseNames.analytics}/*_latest`,
       'Resource::*',
     ]);
 
@@ -482,7 +644,15 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
     /^Resource::<.*Bucket.*\.Arn>\/\*$/,
     'Objects of one lake bucket: partitions are written and replaced under run-date prefixes that are only known at run time.',
   ],
-  [/^Resource::<.*PrepareQuery.*\.Arn>:\*$/, 'Invocation of the versions of the one prepare-query function.'],
+  [/^Resource::<.*(PrepareQuery|RunControl).*\.Arn>:\*$/, 'Invocation of the versions of one pipeline function.'],
+  [
+    /^Resource::<.*Bucket.*\.Arn>\/_control\/\*$/,
+    'The run-control objects (published run, run records) under the _control/ prefix of the analytics bucket.',
+  ],
+  [
+    /^Resource::arn:.*:states:.*:execution:/,
+    'Executions of this one state machine: a new run checks whether another execution of its date is running.',
+  ],
   [
     /^Resource::arn:.*:glue:.*:table\//,
     'Tables of one Glue database of the lake: queries read them and publishing replaces the latest views.',
@@ -517,6 +687,10 @@ function athenaTask(
   return new sfn.CustomState(scope, id, {
     stateJson: { Type: 'Task', Resource: `arn:${Aws.PARTITION}:states:::athena:${action}`, ...fields },
   });
+}
+
+function kebab(name: string): string {
+  return name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
 }
 
 function mapKey(label: string): string {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LakeStore } from '../pipeline/queries.js';
 import { sqlString } from '../schema/derive.js';
 import { allTables } from '../schema/tables.js';
 import type { TableSchema, Zone } from '../schema/types.js';
+import { scratchDir, swapInto } from './lake.js';
 import { registerTable } from './sql-runner.js';
 
 /**
@@ -58,12 +59,28 @@ const VIEW_DIR = '_views';
  */
 export class LocalAthena {
   private readonly results = new Map<string, StoredResult>();
+  private catalogQueue: Promise<unknown> = Promise.resolve();
 
+  /**
+   * @param connection the DuckDB connection to run on, or a function giving the one for the calling
+   *   task: each concurrent task needs its own (DuckDB's pending results are per connection).
+   */
   constructor(
-    private readonly connection: DuckDBConnection,
+    connection: DuckDBConnection | (() => DuckDBConnection),
     private readonly lakeRoot: string,
     private readonly tables: readonly TableSchema[] = allTables,
-  ) {}
+  ) {
+    this.connection = typeof connection === 'function' ? connection : () => connection;
+  }
+
+  private readonly connection: () => DuckDBConnection;
+
+  /** Catalog changes one at a time: concurrent DDL on one DuckDB catalog can conflict. */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.catalogQueue.then(work, work);
+    this.catalogQueue = next.catch(() => undefined);
+    return next;
+  }
 
   async startQueryExecution(queryString: string): Promise<{ QueryExecutionId: string; State: 'SUCCEEDED' }> {
     const id = randomUUID();
@@ -76,13 +93,16 @@ export class LocalAthena {
         this.results.set(id, { columns: [], rows: [] });
       } else if (view) {
         const [, schema = '', name = '', body = ''] = view;
-        await this.connection.run(`CREATE OR REPLACE VIEW ${schema}.${name} AS ${body}`);
+        await this.serially(() => this.connection().run(`CREATE OR REPLACE VIEW ${schema}.${name} AS ${body}`));
         const dir = join(this.lakeRoot, schema, VIEW_DIR);
         mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, `${name}.sql`), `${body}\n`);
+        // Written aside and renamed, as Glue replaces a view whole: a kill never leaves half a definition.
+        const file = join(dir, `${name}.sql`);
+        writeFileSync(`${file}.${process.pid}.tmp`, `${body}\n`);
+        renameSync(`${file}.${process.pid}.tmp`, file);
         this.results.set(id, { columns: [], rows: [] });
       } else {
-        const reader = await this.connection.runAndReadAll(sql);
+        const reader = await this.connection().runAndReadAll(sql);
         const columns = reader.columnNames();
         const rows = reader.getRowsJson().map((row) => row.map((v) => (v === null ? null : String(v))));
         this.results.set(id, { columns, rows });
@@ -116,11 +136,18 @@ export class LocalAthena {
     if (readdirSafe(dir).length > 0) {
       throw new AthenaTaskError('States.TaskFailed', `UNLOAD location ${location} is not empty`);
     }
-    mkdirSync(dir, { recursive: true });
-    await this.connection.run(
-      `COPY (${select}) TO ${sqlString(join(dir, 'part-0.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
-    );
-    await registerTable(this.connection, this.lakeRoot, table);
+    // Written in scratch space and renamed into place: a process killed mid-write leaves no file that
+    // a reader would take for data.
+    const scratch = scratchDir(this.lakeRoot, zone);
+    try {
+      await this.connection().run(
+        `COPY (${select}) TO ${sqlString(join(scratch, 'part-0.parquet'))} (FORMAT parquet, COMPRESSION snappy)`,
+      );
+      swapInto(scratch, dir);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    await this.serially(() => registerTable(this.connection(), this.lakeRoot, table));
   }
 }
 

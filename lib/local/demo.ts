@@ -5,7 +5,7 @@ import { generateDataset } from '../generate/index.js';
 import { LocalDynamoDb } from './dynamodb.js';
 import { LocalMariaDb } from './mariadb.js';
 import { type LocalRunSummary, runPipelineLocally } from './pipeline-runner.js';
-import { openWorkspaceEngine, type Workspace } from './workspace.js';
+import { lockWorkspace, openWorkspaceEngine, type Workspace } from './workspace.js';
 
 export interface DemoOptions {
   readonly workspace: Workspace;
@@ -46,6 +46,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
   const started = Date.now();
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1).padStart(6);
 
+  const release = lockWorkspace(workspace, 'c360 demo', print);
   // A demo starts from a clean workspace: sources are regenerated, so an old lake would not match.
   for (const dir of [workspace.lake, workspace.historyDir]) rmSync(dir, { recursive: true, force: true });
   rmSync(workspace.outboxFile, { force: true });
@@ -98,7 +99,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
       summary = await runPipelineLocally({
         config,
         lakeRoot: workspace.lake,
-        engine: connection,
+        engine: instance,
         sources: {
           mysql: mariadb.connection,
           dynamodb: { client, tableName },
@@ -144,5 +145,6 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await stopServers();
+    release();
   }
 }

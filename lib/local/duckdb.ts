@@ -31,8 +31,14 @@ export async function openLocalEngine(
     temp_directory: tempDirectory,
     threads: String(options.threads ?? 2),
   });
+  const connection = await connectLocal(instance);
+  return { instance, connection };
+}
+
+/** Another connection to the local engine, set up as Athena's sessions are (UTC). */
+export async function connectLocal(instance: DuckDBInstance): Promise<DuckDBConnection> {
   const connection = await instance.connect();
   // Athena's session zone is UTC: zone-less times must mean the same on a laptop in Paris.
   await connection.run("LOAD icu; SET TimeZone = 'UTC'");
-  return { instance, connection };
+  return connection;
 }

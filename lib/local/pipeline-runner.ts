@@ -1,15 +1,25 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { buildApp } from '../app.js';
 import type { Customer360Config } from '../config/schema.js';
 import { prepareQuery, prepareQueryInputSchema } from '../pipeline/queries.js';
-import { rawDynamodbInteractions, rawHistoryOrders, rawTables } from '../schema/tables.js';
+import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
+import {
+  rawDynamodbInteractions,
+  rawHistoryOrders,
+  rawTables,
+  stageAndAnalyticsRunTables,
+} from '../schema/tables.js';
 import { loadModels } from '../sql/models.js';
 import { AthenaTaskError, folderLakeStore, LOCAL_NAMES, LocalAthena } from './athena.js';
+import { folderControlStore, LocalExecutions } from './control-store.js';
+import { connectLocal } from './duckdb.js';
 import { extractDynamoDb } from './extract-dynamodb.js';
 import { extractHistory } from './extract-history.js';
 import { extractMysql, type MysqlSource } from './extract-mysql.js';
@@ -84,7 +94,8 @@ export interface LocalSources {
 export interface LocalRunOptions {
   readonly config: Customer360Config;
   readonly lakeRoot: string;
-  readonly engine: DuckDBConnection;
+  /** The local Athena: each concurrent task gets its own connection to it. */
+  readonly engine: DuckDBInstance;
   readonly sources: LocalSources;
   /** Where SNS and SES messages are written, one JSON object per line. */
   readonly outboxFile: string;
@@ -92,9 +103,10 @@ export interface LocalRunOptions {
   readonly runsDir: string;
   /**
    * Execution input: `{}` runs the start date in full; `{ runDate }` rebuilds a date from the raw
-   * zone without extracting or publishing; `{ runDate, full: true }` extracts and publishes for it.
+   * zone without extracting or publishing; `{ runDate, full: true }` extracts and publishes for it;
+   * `force: true` publishes it even over a newer published date.
    */
-  readonly input?: { readonly runDate?: string; readonly full?: boolean };
+  readonly input?: { readonly runDate?: string; readonly full?: boolean; readonly force?: boolean };
   /** The execution start time (the run date when none is given). */
   readonly startTime?: Date;
   /**
@@ -117,6 +129,8 @@ export interface StateTiming {
 
 export interface LocalRunSummary {
   readonly executionId: string;
+  /** Where this run wrote: `run_date=<runDate>/run_id=<runId>/` in every stage and analytics table. */
+  readonly runId?: string;
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly runDate?: string;
   readonly startedAt: string;
@@ -136,20 +150,47 @@ export interface LocalRunSummary {
  * extractors, Lambda by the handler's core function, Athena by DuckDB, SNS by an outbox file.
  */
 export async function runPipelineLocally(options: LocalRunOptions): Promise<LocalRunSummary> {
-  const { config, lakeRoot, engine } = options;
+  const { config, lakeRoot, engine: instance } = options;
   const definition = synthesizedDefinition(config);
   const models = loadModels();
-  const athena = new LocalAthena(engine, lakeRoot);
   const lake = folderLakeStore(lakeRoot);
   const rows: Record<string, number> = {};
   const startTime = options.startTime ?? new Date();
-  const executionId = `local-${startTime.toISOString().replace(/[:.]/g, '-')}`;
+  const executionName = `local-${startTime.toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  const executionId = `arn:aws:states:local:000000000000:execution:local-pipeline:${executionName}`;
 
+  // DuckDB keeps one pending result per connection: tasks that run at once (parallel branches, Map
+  // iterations) each get their own connection, and all of them are interrupted when the run ends.
+  const connections = new Set<DuckDBConnection>();
+  const taskConnection = new AsyncLocalStorage<DuckDBConnection>();
+  const main = await connectLocal(instance);
+  const connection = () => taskConnection.getStore() ?? main;
+  const athena = new LocalAthena(connection, lakeRoot);
+  const control = {
+    config,
+    control: folderControlStore(join(lakeRoot, LOCAL_NAMES.analytics)),
+    executions: new LocalExecutions(),
+    lake,
+    buckets: LOCAL_NAMES,
+    runTables: stageAndAnalyticsRunTables,
+  };
+
+  // What each running task is doing, so a timeout can say more than "States.Timeout".
+  const activity = new Map<string, string>();
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
-  const task = (name: string, handler: (input: Json) => Promise<Json>) => {
+  const task = (name: string, doing: string, handler: (input: Json) => Promise<Json>) => {
     handlers[name] = async (input) => {
-      await options.interceptTask?.(name, input);
-      return handler(input);
+      const own = await connectLocal(instance);
+      connections.add(own);
+      activity.set(name, doing);
+      try {
+        await options.interceptTask?.(name, input);
+        return await taskConnection.run(own, () => handler(input));
+      } finally {
+        activity.delete(name);
+        connections.delete(own);
+        own.closeSync();
+      }
     };
   };
   const ingestDate = (input: Json): string => {
@@ -158,51 +199,52 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     return date;
   };
 
-  task('Extract mysql', async (input) => {
+  task('Extract mysql', 'extracting the MySQL tables into raw.mysql_*', async (input) => {
     if (!options.sources.mysql)
       return { JobRunState: 'SUCCEEDED', Skipped: 'no MySQL source configured' } as Json;
     const results = await extractMysql({
       source: options.sources.mysql,
-      engine,
+      engine: connection(),
       lakeRoot,
       ingestDate: ingestDate(input),
       tables: config.sources.mysql.tables,
     });
     for (const table of rawTables)
-      if (table.name.startsWith('mysql_')) await registerTable(engine, lakeRoot, table);
+      if (table.name.startsWith('mysql_')) await registerTable(connection(), lakeRoot, table);
     for (const r of results) rows[`raw.mysql_${r.table} (new)`] = r.rows;
     return { JobRunState: 'SUCCEEDED' };
   });
-  task('Extract dynamodb', async (input) => {
+  task('Extract dynamodb', 'exporting the DynamoDB interactions into raw.dynamodb_interactions', async (input) => {
     if (!options.sources.dynamodb)
       return { JobRunState: 'SUCCEEDED', Skipped: 'no DynamoDB source configured' } as Json;
     const result = await extractDynamoDb({
       ...options.sources.dynamodb,
-      engine,
+      engine: connection(),
       lakeRoot,
       ingestDate: ingestDate(input),
     });
-    await registerTable(engine, lakeRoot, rawDynamodbInteractions);
+    await registerTable(connection(), lakeRoot, rawDynamodbInteractions);
     rows['raw.dynamodb_interactions (new)'] = result.rows;
     return { JobRunState: 'SUCCEEDED' };
   });
-  task('Extract history', async (input) => {
+  task('Extract history', `landing the history files of ${options.sources.historyDir ?? '(none)'}`, async (input) => {
     if (!options.sources.historyDir)
       return { JobRunState: 'SUCCEEDED', Skipped: 'no history folder configured' } as Json;
     const result = await extractHistory({
       historyDir: options.sources.historyDir,
       config: config.sources.history,
-      engine,
+      engine: connection(),
       lakeRoot,
       ingestDate: ingestDate(input),
     });
-    await registerTable(engine, lakeRoot, rawHistoryOrders);
+    await registerTable(connection(), lakeRoot, rawHistoryOrders);
     rows['raw.history_orders (new)'] = result.rows;
     return { JobRunState: 'SUCCEEDED' };
   });
 
+  const payloadOf = (input: Json): Json => (input as { Payload?: Json }).Payload ?? input;
   const prepare = async (input: Json): Promise<Json> => {
-    const payload = prepareQueryInputSchema.parse((input as { Payload?: Json }).Payload ?? input);
+    const payload = prepareQueryInputSchema.parse(payloadOf(input));
     const prepared = await prepareQuery(payload, {
       models,
       config,
@@ -212,14 +254,34 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     });
     return { Payload: { ...prepared } as Json, StatusCode: 200 };
   };
+  let runId: string | undefined;
+  const runControlTask = async (input: Json): Promise<Json> => {
+    const raw = payloadOf(input) as Record<string, Json>;
+    // aws-local-stepfunctions stamps $$.Execution.StartTime with the real clock; a chosen start time
+    // (tests, a simulated day) is what the execution would have seen.
+    const payload = runControlInputSchema.parse(
+      raw.action === 'begin' && options.startTime ? { ...raw, startTime: startTime.toISOString() } : raw,
+    );
+    const result = await runControl(payload, control);
+    if (payload.action === 'begin') runId = (result as { runId: string }).runId;
+    if (payload.action === 'complete_publish') {
+      // Expired runs' files are gone: the local catalog must stop listing them.
+      for (const table of stageAndAnalyticsRunTables) await registerTable(connection(), lakeRoot, table);
+    }
+    const wrapped = 'Payload' in (input as object) || 'FunctionName' in (input as object);
+    return wrapped ? ({ Payload: result, StatusCode: 200 } as unknown as Json) : (result as unknown as Json);
+  };
   const run = async (input: Json): Promise<Json> => {
     const { QueryString } = input as { QueryString: string };
-    const target = /TO 's3:\/\/([a-z]+)\/([a-z0-9_]+)\/run_date=(\d{4}-\d{2}-\d{2})\//.exec(QueryString);
+    const target =
+      /TO 's3:\/\/([a-z]+)\/([a-z0-9_]+)\/run_date=(\d{4}-\d{2}-\d{2})\/run_id=([A-Za-z0-9_-]+)\//.exec(
+        QueryString,
+      );
     const execution = await athena.startQueryExecution(QueryString);
     if (target) {
-      const [, zone, table, date] = target;
-      const counted = await engine.runAndReadAll(
-        `SELECT count(*) AS n FROM ${zone}.${table} WHERE run_date = DATE '${date}'`,
+      const [, zone, table, date, id] = target;
+      const counted = await connection().runAndReadAll(
+        `SELECT count(*) AS n FROM ${zone}.${table} WHERE run_date = DATE '${date}' AND run_id = '${id}'`,
       );
       rows[`${zone}.${table}`] = Number(counted.getRowObjectsJson()[0]?.n ?? 0);
     }
@@ -239,33 +301,31 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   };
 
   const taskStates = collectTaskStates(definition);
-  taskStates.forEach(({ name, resource }) => {
+  taskStates.forEach(({ name, resource, functionName }) => {
     if (handlers[name]) return;
-    if (resource.includes(':lambda:invoke')) task(name, prepare);
-    else if (resource.includes(':athena:startQueryExecution')) task(name, run);
+    if (functionName?.includes('RunControl')) task(name, 'run control', runControlTask);
+    else if (functionName?.includes('PrepareQuery')) task(name, 'preparing a SQL step', prepare);
+    else if (resource.includes(':athena:startQueryExecution')) task(name, 'running a query on DuckDB', run);
     else if (resource.includes(':athena:getQueryResults')) {
       task(
         name,
+        'reading query results',
         async (input) =>
           athena.getQueryResults((input as { QueryExecutionId: string }).QueryExecutionId) as Json,
       );
-    } else if (resource.includes(':sns:publish')) task(name, notify);
-    else throw new Error(`No local handler for task state "${name}" (${resource})`);
+    } else if (resource.includes(':sns:publish')) task(name, 'writing to the outbox', notify);
+    else throw new Error(`No local handler for task state "${name}" (${resource} ${functionName ?? ''})`);
   });
 
   const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: false } });
   const retryOverrides = Object.fromEntries(
     taskStates.map(({ name }) => [name, options.retryIntervalMs ?? 10]),
   );
-  // aws-local-stepfunctions always stamps $$.Execution.StartTime with the real clock, so a chosen
-  // start time is passed the only other way the definition accepts a date: as the input's runDate.
-  const input: { runDate?: string; full?: boolean } =
-    options.startTime && options.input?.runDate === undefined
-      ? { ...options.input, runDate: startTime.toISOString().slice(0, 10), full: true }
-      : (options.input ?? {});
+  const input = options.input ?? {};
+  LocalExecutions.started(executionId, startTime.toISOString(), input);
   const execution = machine.run(input, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides },
-    context: { Execution: { Id: executionId } },
+    context: { Execution: { Id: executionId, Name: executionName } },
   });
 
   const states: StateTiming[] = [];
@@ -283,26 +343,28 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       if (event.type === 'StateEntered' && state) entered.set(key, event.timestamp);
       const elapsed = (event.timestamp - (entered.get(key) ?? event.timestamp)) / 1000;
       if (event.type === 'StateExited' && state) {
-        // The Pass state that settles the run date (from the input or the start time) outputs it.
+        // The Pass state that plans the run outputs its date.
         const settled = (event.state as { output?: { runDate?: unknown } }).output?.runDate;
-        if (!runDate && typeof settled === 'string') {
-          runDate = settled;
-        }
+        if (!runDate && typeof settled === 'string') runDate = settled;
+        const skipped = (event.state as { output?: { Skipped?: unknown } }).output?.Skipped;
         states.push({ state: state.name, status: 'succeeded', seconds: elapsed });
         const written =
           raw?.name.startsWith('Run ') && raw.name.includes(' query') && typeof item === 'string'
             ? (rows[`stage.${item}`] ?? rows[`analytics.${item}`])
             : undefined;
         const suffix = written === undefined ? '' : `  ${written.toLocaleString('en-US')} rows`;
-        options.onEvent?.(`  ✓ ${state.name.padEnd(44)} ${elapsed.toFixed(1).padStart(6)} s${suffix}`);
+        options.onEvent?.(
+          typeof skipped === 'string'
+            ? `  - ${state.name.padEnd(44)} skipped: ${skipped}`
+            : `  ✓ ${state.name.padEnd(44)} ${elapsed.toFixed(1).padStart(6)} s${suffix}`,
+        );
       } else if (event.type === 'StateFailed' && state) {
-        failure ??= { state: state.name, error: event.Error, cause: String(event.Cause) };
-        states.push({
-          state: state.name,
-          status: 'failed',
-          seconds: elapsed,
-          detail: `${event.Error}: ${event.Cause}`,
-        });
+        const cause =
+          event.Error === 'States.Timeout'
+            ? `${raw?.name} timed out after ${elapsed.toFixed(0)} s (the state's TimeoutSeconds in the definition) while ${activity.get(raw?.name ?? '') ?? 'running'}`
+            : String(event.Cause);
+        failure ??= { state: state.name, error: event.Error, cause };
+        states.push({ state: state.name, status: 'failed', seconds: elapsed, detail: `${event.Error}: ${cause}` });
         options.onEvent?.(`  ✗ ${state.name.padEnd(44)} ${elapsed.toFixed(1).padStart(6)} s  ${event.Error}`);
       } else if (event.type === 'StateRetried' && state) {
         // A failure that is retried is not the run's failure.
@@ -333,6 +395,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     await events;
     summary = {
       executionId,
+      runId,
       status: 'SUCCEEDED',
       runDate: (output as { runDate?: string })?.runDate ?? runDate,
       startedAt: startTime.toISOString(),
@@ -346,6 +409,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     const thrown = error as { name?: string; message?: string; cause?: unknown };
     summary = {
       executionId,
+      runId,
       status: 'FAILED',
       runDate,
       startedAt: startTime.toISOString(),
@@ -355,19 +419,34 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       states,
       rows,
     };
+  } finally {
+    LocalExecutions.ended(executionId);
+    // A task the state machine gave up on (a timeout) may still be running a query: stop it, so the
+    // process can exit now rather than when the query would have finished.
+    for (const open of connections) open.interrupt();
+    main.closeSync();
   }
   mkdirSync(options.runsDir, { recursive: true });
-  writeFileSync(join(options.runsDir, `${executionId}.json`), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(options.runsDir, `${executionName}.json`), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
 
 /** Every Task state of the definition, Map and Parallel branches included. */
-export function collectTaskStates(definition: Record<string, Json>): { name: string; resource: string }[] {
-  const found: { name: string; resource: string }[] = [];
+export function collectTaskStates(
+  definition: Record<string, Json>,
+): { name: string; resource: string; functionName?: string }[] {
+  const found: { name: string; resource: string; functionName?: string }[] = [];
   const walk = (states: Record<string, Json>) => {
     for (const [name, state] of Object.entries(states)) {
       const s = state as Record<string, Json>;
-      if (s.Type === 'Task') found.push({ name, resource: String(s.Resource) });
+      if (s.Type === 'Task') {
+        const resource = String(s.Resource);
+        // A Lambda task names its function in Parameters, or (payload only) as the resource itself.
+        const named = (s.Parameters as { FunctionName?: Json } | undefined)?.FunctionName;
+        const functionName =
+          typeof named === 'string' ? named : resource.includes(':states:::') ? undefined : resource;
+        found.push({ name, resource, ...(functionName ? { functionName } : {}) });
+      }
       const processor = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Json> } | undefined;
       if (processor?.States) walk(processor.States);
       for (const branch of (s.Branches as { States: Record<string, Json> }[] | undefined) ?? [])

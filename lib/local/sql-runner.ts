@@ -1,28 +1,16 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { duckdbType } from '../schema/derive.js';
+import { duckdbType, sqlString } from '../schema/derive.js';
 import { allTables } from '../schema/tables.js';
 import type { TableSchema } from '../schema/types.js';
 import { DUCKDB_COMPAT_MACROS } from '../sql/compat.js';
 import { compileModel, type ParameterValue, renderParameters, type SqlModel } from '../sql/models.js';
-import { tableGlob, writePartition } from './lake.js';
+import { tableFiles, writePartition } from './lake.js';
 
 /** Installs the Athena-name macros and the `raw`, `stage`, `analytics` schemas. */
 export async function prepareEngine(connection: DuckDBConnection): Promise<void> {
   for (const macro of DUCKDB_COMPAT_MACROS) await connection.run(macro.sql);
   for (const zone of ['raw', 'stage', 'analytics'])
     await connection.run(`CREATE SCHEMA IF NOT EXISTS ${zone}`);
-}
-
-function hasFiles(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
-    if (entry.isFile() && entry.name.endsWith('.parquet')) return true;
-    if (entry.isDirectory() && hasFiles(join(dir, entry.name))) return true;
-  }
-  return false;
 }
 
 /**
@@ -34,6 +22,7 @@ export async function registerTable(
   connection: DuckDBConnection,
   lakeRoot: string,
   table: TableSchema,
+  onSkippedFile: (path: string) => void = warnSkipped,
 ): Promise<void> {
   const name = `${table.zone}.${table.name}`;
   const existing = await connection.runAndReadAll(
@@ -43,15 +32,35 @@ export async function registerTable(
   if (type === 'VIEW') await connection.run(`DROP VIEW ${name}`);
   else if (type !== undefined) await connection.run(`DROP TABLE ${name}`);
   const columns = [...table.columns, ...table.partitionKeys];
-  if (hasFiles(join(lakeRoot, table.zone, table.location))) {
-    const casts = columns.map((c) => `CAST("${c.name}" AS ${duckdbType(c.type)}) AS "${c.name}"`).join(', ');
-    await connection.run(
-      `CREATE VIEW ${name} AS SELECT ${casts} FROM read_parquet('${tableGlob(lakeRoot, table)}', hive_partitioning = true, union_by_name = true)`,
-    );
+  const { files, skipped } = tableFiles(lakeRoot, table);
+  for (const file of skipped) onSkippedFile(file);
+  if (files.length > 0) {
+    const list = files.map((f) => sqlString(f)).join(', ');
+    const hive = table.partitionKeys.length > 0;
+    const source = `read_parquet([${list}], hive_partitioning = ${hive}, union_by_name = true)`;
+    const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+    const present = new Set(described.getRowObjectsJson().map((r) => String(r.column_name)));
+    // Columns are read by name, as Athena reads Parquet: a column added to the schema after a partition
+    // was written reads as NULL there, and a column dropped from the schema is not read.
+    const casts = columns
+      .map((c) =>
+        present.has(c.name)
+          ? `CAST("${c.name}" AS ${duckdbType(c.type)}) AS "${c.name}"`
+          : `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`,
+      )
+      .join(', ');
+    await connection.run(`CREATE VIEW ${name} AS SELECT ${casts} FROM ${source}`);
   } else {
     const ddl = columns.map((c) => `"${c.name}" ${duckdbType(c.type)}`).join(', ');
     await connection.run(`CREATE TABLE ${name} (${ddl})`);
   }
+}
+
+const warned = new Set<string>();
+function warnSkipped(path: string): void {
+  if (warned.has(path)) return;
+  warned.add(path);
+  process.stderr.write(`warning: ignoring ${path}: not a whole Parquet file, or not in a partition folder\n`);
 }
 
 export async function registerLake(
@@ -72,7 +81,7 @@ export function renderModel(
 }
 
 /**
- * Runs a table model for a run date: writes its `run_date=` partition (replacing a previous one) and
+ * Runs a table model for a run: writes its `run_date=D/run_id=R/` partition (replacing a previous one) and
  * re-registers the table so later models read the new partition. Returns the rows written.
  */
 export async function runModel(
@@ -88,9 +97,12 @@ export async function runModel(
   if (typeof runDate !== 'object' || Array.isArray(runDate) || !('date' in runDate)) {
     throw new Error('SQL parameter run_date must be a date');
   }
+  const runId = parameters.run_id;
+  if (typeof runId !== 'string') throw new Error('SQL parameter run_id must be a string');
   const sql = renderModel(model, models, parameters);
   try {
-    const rows = await writePartition(connection, lakeRoot, target, { run_date: runDate.date }, sql);
+    const partition = { run_date: runDate.date, run_id: runId };
+    const rows = await writePartition(connection, lakeRoot, target, partition, sql);
     await registerTable(connection, lakeRoot, target);
     return rows;
   } catch (error) {

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { registerPublishedViews } from './athena.js';
@@ -14,6 +15,7 @@ export interface Workspace {
   readonly outboxFile: string;
   readonly runsDir: string;
   readonly tempDir: string;
+  readonly lockFile: string;
 }
 
 export function workspaceAt(root = '.c360'): Workspace {
@@ -25,6 +27,7 @@ export function workspaceAt(root = '.c360'): Workspace {
     outboxFile: join(absolute, 'outbox.jsonl'),
     runsDir: join(absolute, 'runs'),
     tempDir: join(absolute, 'tmp'),
+    lockFile: join(absolute, 'run.lock'),
   };
   for (const dir of [workspace.lake, workspace.historyDir, workspace.runsDir, workspace.tempDir]) {
     mkdirSync(dir, { recursive: true });
@@ -50,4 +53,79 @@ export function listRuns(workspace: Workspace): LocalRunSummary[] {
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(join(workspace.runsDir, f), 'utf8')) as LocalRunSummary)
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+}
+
+/** A second run on a workspace that another live process is running on. */
+export class WorkspaceBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkspaceBusyError';
+  }
+}
+
+interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: string;
+  readonly command: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the workspace for one run: two runs on one lake would write and register the same tables
+ * under each other. A lock left by a process that no longer exists (a crash, kill -9) is taken over.
+ * Returns the release function; `notice` hears about a stale lock that was taken over.
+ */
+export function lockWorkspace(
+  workspace: Workspace,
+  command: string,
+  notice: (line: string) => void = () => undefined,
+): () => void {
+  const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const fd = openSync(workspace.lockFile, 'wx');
+      writeSync(fd, JSON.stringify(holder));
+      closeSync(fd);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        try {
+          const current = JSON.parse(readFileSync(workspace.lockFile, 'utf8')) as LockHolder;
+          if (current.pid === process.pid) rmSync(workspace.lockFile, { force: true });
+        } catch {
+          // Already gone.
+        }
+      };
+      process.once('exit', release);
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let other: LockHolder | undefined;
+    try {
+      other = JSON.parse(readFileSync(workspace.lockFile, 'utf8')) as LockHolder;
+    } catch {
+      other = undefined; // Half written by a process killed at that instant: stale.
+    }
+    if (other && (other.host !== hostname() || alive(other.pid)) && other.pid !== process.pid) {
+      throw new WorkspaceBusyError(
+        `Workspace ${workspace.root} is in use by another run: \`${other.command}\` (pid ${other.pid} on ${other.host}, started ${other.startedAt}). Wait for it to finish, or use another --workspace.`,
+      );
+    }
+    notice(
+      `Taking over a stale lock on ${workspace.root}${other ? ` left by pid ${other.pid} (\`${other.command}\`, started ${other.startedAt}), which is no longer running` : ''}.`,
+    );
+    rmSync(workspace.lockFile, { force: true });
+  }
+  throw new WorkspaceBusyError(`Could not lock workspace ${workspace.root}; another run took it at the same moment.`);
 }

@@ -199,7 +199,7 @@ export function schemaMarkdown(tables: readonly TableSchema[]): string {
     lines.push(`## ${table.zone}.${table.name}`, '', table.description, '');
     lines.push(
       `Location: \`s3://<${table.zone} bucket>/${table.location}${table.partitionKeys
-        .map((p) => `${p.name}=YYYY-MM-DD/`)
+        .map((p) => `${p.name}=${p.type === 'date' ? 'YYYY-MM-DD' : '<run id>'}/`)
         .join('')}\``,
       '',
     );

@@ -1,5 +1,5 @@
 import { martTables } from './marts/index.js';
-import { type Column, ingestDate, runDate, type TableSchema } from './types.js';
+import { type Column, ingestDate, runPartitionKeys, type TableSchema } from './types.js';
 
 /*
  * Every table of every zone, declared once. Glue tables, local DuckDB DDL, zod validators and
@@ -186,7 +186,7 @@ export const stageCustomers: TableSchema = {
     col('source', 'string', 'Source that first introduced the customer (mysql, dynamodb, history).'),
     col('updated_at', 'timestamp', 'Last modification time.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const stageProducts: TableSchema = {
@@ -202,7 +202,7 @@ export const stageProducts: TableSchema = {
     col('list_price', 'decimal(12,2)', 'List price.'),
     col('updated_at', 'timestamp', 'Last modification time.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const stageOrders: TableSchema = {
@@ -224,7 +224,7 @@ export const stageOrders: TableSchema = {
     col('is_revenue', 'boolean', 'False for cancelled and refunded orders, which count in no spend.'),
     col('source', 'string', 'mysql or history.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const stageOrderItems: TableSchema = {
@@ -241,7 +241,7 @@ export const stageOrderItems: TableSchema = {
     col('discount_amount', 'decimal(12,2)', 'Discount on the line.'),
     col('line_amount', 'decimal(14,2)', 'quantity * unit_price - discount_amount.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const stageInteractions: TableSchema = {
@@ -267,7 +267,7 @@ export const stageInteractions: TableSchema = {
     col('points', 'double', 'Loyalty points, earned positive, redeemed negative.'),
     col('cost', 'double', 'Ad cost.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const stageIdentityMap: TableSchema = {
@@ -285,7 +285,7 @@ export const stageIdentityMap: TableSchema = {
     col('customer_id', 'bigint', 'Resolved customer id.', { nullable: false }),
     col('match_rule', 'string', 'mysql_id, normalized_email, visitor_map or legacy_id.', { nullable: false }),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const stageRejects: TableSchema = {
@@ -307,7 +307,7 @@ export const stageRejects: TableSchema = {
     col('detail', 'string', 'The offending value or context.'),
     col('record_json', 'string', 'The rejected record as JSON.', { pii: true }),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const rawTables = [
@@ -332,3 +332,8 @@ export const stageTables = [
 export const analyticsTables: readonly TableSchema[] = martTables;
 
 export const allTables: readonly TableSchema[] = [...rawTables, ...stageTables, ...analyticsTables];
+
+/** The tables each run writes a `run_date=D/run_id=R/` partition of (what expiring a run deletes). */
+export const stageAndAnalyticsRunTables: readonly TableSchema[] = [...stageTables, ...analyticsTables].filter(
+  (t) => t.partitionKeys.some((k) => k.name === 'run_id'),
+);

@@ -41,7 +41,10 @@ export interface TableSchema {
   readonly location: string;
   readonly description: string;
   readonly columns: readonly Column[];
-  /** Hive-style partition keys, in path order; each is a `yyyy-MM-dd` date projected by Athena. */
+  /**
+   * Hive-style partition keys, in path order: `yyyy-MM-dd` dates (Athena date projection) or the run id
+   * (injected projection: every query must name it, so nothing reads a run it did not choose).
+   */
   readonly partitionKeys: readonly Column[];
 }
 
@@ -55,6 +58,17 @@ export const ingestDate: Column = {
 export const runDate: Column = {
   name: 'run_date',
   type: 'date',
-  description: 'Pipeline run date the rows were computed as of; reruns replace the partition.',
+  description: 'Pipeline run date the rows were computed as of.',
   nullable: false,
 };
+
+export const runId: Column = {
+  name: 'run_id',
+  type: 'string',
+  description:
+    'The execution that wrote the rows (write-audit-publish): each run writes its own location; only publishing points readers at one.',
+  nullable: false,
+};
+
+/** Partition keys of every stage and analytics table: `run_date=D/run_id=R/`. */
+export const runPartitionKeys: readonly Column[] = [runDate, runId];

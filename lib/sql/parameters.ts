@@ -1,14 +1,20 @@
 import type { Customer360Config } from '../config/schema.js';
 import type { ParameterValue } from './models.js';
 
-/** Every `{{ parameter }}` the SQL files may use, from the configuration and the run date. */
+/**
+ * Every `{{ parameter }}` the SQL files may use, from the configuration, the run date and the run id.
+ * A model reads stage and analytics tables only through `run_date = {{ run_date }} and run_id =
+ * {{ run_id }}`: the run's own location, never whatever else shares the date.
+ */
 export function pipelineParameters(
   config: Customer360Config,
   runDate: string,
+  runId: string,
 ): Record<string, ParameterValue> {
   const { analysis, identity, sources } = config;
   return {
     run_date: { date: runDate },
+    run_id: runId,
     churn_gap_multiplier: analysis.churnGapMultiplier,
     rfm_window_days: analysis.rfmWindowDays,
     engagement_window_days: analysis.engagementWindowDays,

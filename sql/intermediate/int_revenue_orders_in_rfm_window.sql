@@ -8,6 +8,7 @@ with orders as (
         is_revenue
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 final as (

@@ -6,42 +6,49 @@ with customers as (
         floor(cast(date_diff('day', birth_date, {{ run_date }}) as double) / 365.25) as age_years
     from stage.customers
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 orders as (
     select *
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 interactions as (
     select *
     from stage.interactions
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 rfm as (
     select *
     from analytics.rfm
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 churn as (
     select *
     from analytics.churn_risk
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 engagement as (
     select *
     from analytics.omni_channel_engagement
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 fraud as (
     select *
     from analytics.fraud_flags
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 order_totals as (

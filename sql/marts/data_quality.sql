@@ -87,42 +87,49 @@ stage_row_counts as (
     select 'stage.customers' as subject, count(*) as row_count
     from stage.customers
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'stage.products' as subject, count(*) as row_count
     from stage.products
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'stage.orders' as subject, count(*) as row_count
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'stage.order_items' as subject, count(*) as row_count
     from stage.order_items
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'stage.interactions' as subject, count(*) as row_count
     from stage.interactions
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'stage.identity_map' as subject, count(*) as row_count
     from stage.identity_map
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'stage.rejects' as subject, count(*) as row_count
     from stage.rejects
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 rejects as (
@@ -131,6 +138,7 @@ rejects as (
         reason
     from stage.rejects
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 rejects_by_reason as (
@@ -160,6 +168,7 @@ accepted_by_source as (
     select 'mysql.customers' as source, count(*) as accepted_count
     from stage.customers
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
         and source = 'mysql'
 
     union all
@@ -167,12 +176,14 @@ accepted_by_source as (
     select 'mysql.products' as source, count(*) as accepted_count
     from stage.products
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'mysql.orders' as source, count(*) as accepted_count
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
         and source = 'mysql'
 
     union all
@@ -180,6 +191,7 @@ accepted_by_source as (
     select 'history.orders' as source, count(*) as accepted_count
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
         and source = 'history'
 
     union all
@@ -187,12 +199,14 @@ accepted_by_source as (
     select 'mysql.order_items' as source, count(*) as accepted_count
     from stage.order_items
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 
     union all
 
     select 'dynamodb.interactions' as source, count(*) as accepted_count
     from stage.interactions
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 reject_shares as (

@@ -37,6 +37,7 @@ with interactions as (
         is_success
     from stage.interactions
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 orders as (
@@ -46,6 +47,7 @@ orders as (
         total_amount
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 logins_in_window as (

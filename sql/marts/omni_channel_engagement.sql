@@ -37,6 +37,7 @@ with interactions as (
         event_at
     from stage.interactions
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 orders as (
@@ -48,6 +49,7 @@ orders as (
         is_revenue
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 events_in_window as (

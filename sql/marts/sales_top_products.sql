@@ -14,6 +14,7 @@ with orders as (
         is_revenue
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 order_items as (
@@ -24,6 +25,7 @@ order_items as (
         line_amount
     from stage.order_items
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 products as (
@@ -33,6 +35,7 @@ products as (
         category
     from stage.products
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 revenue_orders as (

@@ -20,6 +20,7 @@ with orders as (
         is_revenue
     from stage.orders
     where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 revenue_orders as (

@@ -13,6 +13,9 @@ import { pipelineParameters } from '../../lib/sql/parameters.js';
 
 export type FixtureRow = Readonly<Record<string, string | number | boolean | null>>;
 
+/** The run id fixtures are written under and models run as (one run per date in these tests). */
+export const FIXTURE_RUN_ID = 'fixture-run';
+
 function sqlLiteral(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : `${value}`;
@@ -57,9 +60,19 @@ export class FixtureLake {
     return new FixtureLake(root, connection, instance);
   }
 
-  /** Writes rows as one partition (`ingest_date` for raw tables, `run_date` for the others). */
-  async write(table: TableSchema, partitionDate: string, rows: readonly FixtureRow[]): Promise<void> {
-    const partition = Object.fromEntries(table.partitionKeys.map((k) => [k.name, partitionDate]));
+  /**
+   * Writes rows as one partition (`ingest_date` for raw tables, `run_date` and the fixture run id for
+   * the others).
+   */
+  async write(
+    table: TableSchema,
+    partitionDate: string,
+    rows: readonly FixtureRow[],
+    runId = FIXTURE_RUN_ID,
+  ): Promise<void> {
+    const partition = Object.fromEntries(
+      table.partitionKeys.map((k) => [k.name, k.name === 'run_id' ? runId : partitionDate]),
+    );
     await writePartition(this.engine, this.root, table, partition, rowsQuery(table, rows));
     await registerTable(this.engine, this.root, table);
   }
@@ -69,7 +82,7 @@ export class FixtureLake {
     const models = loadModels();
     const model = models.get(modelName);
     if (!model) throw new Error(`No SQL model ${modelName}`);
-    return runModel(this.engine, this.root, model, models, pipelineParameters(parseConfig(config), runDate));
+    return runModel(this.engine, this.root, model, models, pipelineParameters(parseConfig(config), runDate, FIXTURE_RUN_ID));
   }
 
   /** Runs every model of a zone in dependency order. */
@@ -79,7 +92,7 @@ export class FixtureLake {
     config: Customer360ConfigInput = {},
   ): Promise<void> {
     const models = loadModels();
-    const parameters = pipelineParameters(parseConfig(config), runDate);
+    const parameters = pipelineParameters(parseConfig(config), runDate, FIXTURE_RUN_ID);
     for (const model of tableModelsInOrder(models, zone)) {
       await runModel(this.engine, this.root, model, models, parameters);
     }
@@ -88,7 +101,7 @@ export class FixtureLake {
   /** Rows of a table's partition for a run date, as JSON values, in a stable order. */
   async read(table: TableSchema, runDate: string, orderBy = 'ALL'): Promise<Record<string, unknown>[]> {
     const reader = await this.engine.runAndReadAll(
-      `SELECT * EXCLUDE (run_date) FROM ${table.zone}.${table.name} WHERE run_date = DATE '${runDate}' ORDER BY ${orderBy}`,
+      `SELECT * EXCLUDE (run_date, run_id) FROM ${table.zone}.${table.name} WHERE run_date = DATE '${runDate}' AND run_id = '${FIXTURE_RUN_ID}' ORDER BY ${orderBy}`,
     );
     return reader.getRowObjectsJson() as Record<string, unknown>[];
   }

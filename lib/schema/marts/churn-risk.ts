@@ -1,4 +1,4 @@
-import { runDate, type TableSchema } from '../types.js';
+import { runPartitionKeys, type TableSchema } from '../types.js';
 import { col, customerId } from './common.js';
 
 export const churnRisk: TableSchema = {
@@ -33,5 +33,5 @@ export const churnRisk: TableSchema = {
       'Why the rule did or could not decide (single_order, gap_exceeded, within_gap).',
     ),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };

@@ -1,4 +1,4 @@
-import { runDate, type TableSchema } from '../types.js';
+import { runPartitionKeys, type TableSchema } from '../types.js';
 import { col, customerId } from './common.js';
 
 export const customer360: TableSchema = {
@@ -53,5 +53,5 @@ export const customer360: TableSchema = {
     col('loyalty_points_redeemed', 'double', 'Loyalty points redeemed to date (positive).'),
     col('loyalty_points_balance', 'double', 'Earned minus redeemed.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };

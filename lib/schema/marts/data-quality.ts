@@ -1,4 +1,4 @@
-import { runDate, type TableSchema } from '../types.js';
+import { runPartitionKeys, type TableSchema } from '../types.js';
 import { col } from './common.js';
 
 export const dataQuality: TableSchema = {
@@ -34,5 +34,5 @@ export const dataQuality: TableSchema = {
     }),
     col('detail', 'string', 'Human-readable explanation.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };

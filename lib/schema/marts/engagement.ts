@@ -1,4 +1,4 @@
-import { runDate, type TableSchema } from '../types.js';
+import { runPartitionKeys, type TableSchema } from '../types.js';
 import { col, customerId } from './common.js';
 
 export const omniChannelEngagement: TableSchema = {
@@ -40,5 +40,5 @@ export const omniChannelEngagement: TableSchema = {
       'Share of activity per active channel, in primary-channel order, for example email:0.50;web:0.30;purchase:0.10;ads:0.10.',
     ),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };

@@ -1,4 +1,4 @@
-import { runDate, type TableSchema } from '../types.js';
+import { runPartitionKeys, type TableSchema } from '../types.js';
 import { col, customerId } from './common.js';
 
 export const fraudFlags: TableSchema = {
@@ -25,5 +25,5 @@ export const fraudFlags: TableSchema = {
       "Every triggered condition with its figure and threshold, '; '-separated (for example distinct_ips 7 > 5; high_value_order 2400.00 > 1000.00); null when none.",
     ),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };

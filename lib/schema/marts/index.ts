@@ -4,6 +4,7 @@ import { customer360 } from './customer-360.js';
 import { dataQuality } from './data-quality.js';
 import { omniChannelEngagement } from './engagement.js';
 import { fraudFlags } from './fraud-flags.js';
+import { publishedRuns } from './published-runs.js';
 import { rfm } from './rfm.js';
 import { salesTopCustomers, salesTopProducts, salesTrends } from './sales.js';
 
@@ -13,6 +14,7 @@ export {
   dataQuality,
   fraudFlags,
   omniChannelEngagement,
+  publishedRuns,
   rfm,
   salesTopCustomers,
   salesTopProducts,
@@ -29,4 +31,5 @@ export const martTables: readonly TableSchema[] = [
   salesTopCustomers,
   dataQuality,
   customer360,
+  publishedRuns,
 ];

@@ -1,4 +1,4 @@
-import { runDate, type TableSchema } from '../types.js';
+import { runPartitionKeys, type TableSchema } from '../types.js';
 import { col, customerId } from './common.js';
 
 export const rfm: TableSchema = {
@@ -19,5 +19,5 @@ export const rfm: TableSchema = {
     col('rfm_score', 'string', 'The three scores as text, for example 545.'),
     col('segment', 'string', 'Named segment (see docs/sql.md for the score map).'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };

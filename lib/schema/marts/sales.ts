@@ -1,4 +1,4 @@
-import { runDate, type TableSchema } from '../types.js';
+import { runPartitionKeys, type TableSchema } from '../types.js';
 import { col } from './common.js';
 
 export const salesTrends: TableSchema = {
@@ -16,7 +16,7 @@ export const salesTrends: TableSchema = {
     col('is_peak', 'boolean', 'Among the top N months by revenue.'),
     col('revenue_change_pct', 'double', 'Change against the previous month, in percent.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const salesTopProducts: TableSchema = {
@@ -33,7 +33,7 @@ export const salesTopProducts: TableSchema = {
     col('units', 'int', 'Units sold.'),
     col('product_rank', 'int', 'Rank within the month, 1 = top; ties share a rank.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };
 
 export const salesTopCustomers: TableSchema = {
@@ -48,5 +48,5 @@ export const salesTopCustomers: TableSchema = {
     col('revenue', 'decimal(14,2)', 'Revenue in the month.'),
     col('orders', 'int', 'Revenue orders in the month.'),
   ],
-  partitionKeys: [runDate],
+  partitionKeys: runPartitionKeys,
 };

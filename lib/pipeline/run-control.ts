@@ -1,0 +1,342 @@
+import { z } from 'zod';
+import type { Customer360Config } from '../config/schema.js';
+import type { TableSchema, Zone } from '../schema/types.js';
+import type { LakeStore } from './queries.js';
+
+/**
+ * Run control: what makes a run write-audit-publish. Every execution writes under its own run id
+ * (`run_date=D/run_id=R/`), so nothing it writes is visible until publishing; this module decides, at
+ * the start, which date and run id an execution has and refuses a second execution of a date that is
+ * already running; at the end it serializes publishing (one publisher at a time per deployment, never
+ * an older date over a newer one unless forced), records what is published, and removes runs whose
+ * retention has passed. Its state is a few small JSON objects under `_control/` in the analytics bucket
+ * (a folder locally), written with compare-and-swap so two publishers cannot both win.
+ */
+
+/** The state machine's input: which kind of run this is. */
+export const executionInputSchema = z.strictObject({
+  runDate: z.iso.date({ message: 'expected runDate as YYYY-MM-DD' }).optional(),
+  full: z.boolean({ message: 'expected full as true or false' }).optional(),
+  force: z.boolean({ message: 'expected force as true or false' }).optional(),
+});
+export type ExecutionInput = z.infer<typeof executionInputSchema>;
+
+export type RunMode = 'daily' | 'catch-up' | 'backfill';
+
+const runDateSchema = z.iso.date({ message: 'expected runDate as YYYY-MM-DD' });
+const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'expected a run id of 1-80 letters, digits, - or _');
+const publishedRunSchema = z.object({
+  runDate: runDateSchema,
+  runId: runIdSchema,
+  executionId: z.string(),
+  publishedAt: z.string(),
+  forced: z.boolean().optional(),
+});
+export type PublishedRun = z.infer<typeof publishedRunSchema>;
+
+export const runControlInputSchema = z.discriminatedUnion('action', [
+  z.strictObject({
+    action: z.literal('begin'),
+    input: z.unknown(),
+    executionId: z.string().min(1),
+    executionName: z.string().min(1),
+    startTime: z.string().min(1),
+  }),
+  z.strictObject({
+    action: z.literal('claim_publish'),
+    runDate: runDateSchema,
+    runId: runIdSchema,
+    executionId: z.string().min(1),
+    force: z.boolean(),
+  }),
+  z.strictObject({
+    action: z.literal('complete_publish'),
+    runDate: runDateSchema,
+    runId: runIdSchema,
+    executionId: z.string().min(1),
+  }),
+]);
+export type RunControlInput = z.infer<typeof runControlInputSchema>;
+
+/** Small JSON objects with compare-and-swap: S3 conditional writes in the cloud, files locally. */
+export interface ControlStore {
+  read(key: string): Promise<{ readonly body: string; readonly etag: string } | undefined>;
+  /**
+   * Writes `body` if the object's current version is `expectedEtag` (`undefined`: if it does not exist).
+   * Returns false when another writer got there first.
+   */
+  write(key: string, body: string, expectedEtag: string | undefined): Promise<boolean>;
+  /** Keys under a prefix. */
+  list(prefix: string): Promise<string[]>;
+  delete(key: string): Promise<void>;
+}
+
+/** The executions of this state machine: Step Functions in the cloud, the local runner's registry locally. */
+export interface Executions {
+  /** Executions still running, with their start time and input. */
+  listRunning(): Promise<readonly { executionId: string; startTime: string; input: unknown }[]>;
+  isRunning(executionId: string): Promise<boolean>;
+}
+
+export interface RunControlDeps {
+  readonly config: Customer360Config;
+  readonly control: ControlStore;
+  readonly executions: Executions;
+  /** Deletes expired runs' partitions. */
+  readonly lake: LakeStore;
+  /** Bucket per zone. */
+  readonly buckets: Readonly<Record<Zone, string>>;
+  /** The stage and analytics tables a run writes (one partition each per run). */
+  readonly runTables: readonly TableSchema[];
+  readonly now?: () => Date;
+  /** Called once a run is published (the cloud emits the metric the no-publish alarm watches). */
+  readonly onPublished?: (run: PublishedRun) => void | Promise<void>;
+}
+
+/** An error Step Functions matches by name (`Retry`/`Catch` `ErrorEquals`). */
+export class RunControlError extends Error {
+  constructor(name: 'ConcurrentRun' | 'PublishInProgress' | 'OlderThanPublished' | 'PublishClaimLost', message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export const PUBLISHED_KEY = '_control/published.json';
+const RUNS_PREFIX = '_control/runs/';
+
+interface PointerState {
+  readonly current?: PublishedRun;
+  readonly publishing?: { runDate: string; runId: string; executionId: string; startedAt: string };
+}
+
+interface RunRecord {
+  readonly runDate: string;
+  readonly runId: string;
+  readonly executionId: string;
+  readonly startedAt: string;
+  readonly mode: RunMode;
+  readonly publishedAt?: string;
+}
+
+/** The calendar date of an instant in a time zone (the schedule's), as YYYY-MM-DD. */
+export function dateInZone(instant: string, timeZone: string): string {
+  const date = new Date(instant);
+  if (Number.isNaN(date.getTime())) throw new Error(`Not a time: ${instant}`);
+  // en-CA formats as YYYY-MM-DD.
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+    date,
+  );
+}
+
+/** A run id from an execution name: the characters S3 keys and Athena literals take without escaping. */
+export function runIdFor(executionName: string): string {
+  return executionName.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+}
+
+function describeInput(input: unknown): ExecutionInput {
+  const parsed = executionInputSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) =>
+      i.code === 'unrecognized_keys'
+        ? `unknown key ${i.keys.join(', ')}; expected runDate, full, force`
+        : `${i.path.join('.') || '(input)'}: ${i.message}`,
+    );
+    throw new Error(
+      `Invalid execution input ${JSON.stringify(input)}: ${problems.join('; ')}. Expected {} (daily), {"runDate": "YYYY-MM-DD"} (backfill) or {"runDate": "YYYY-MM-DD", "full": true} (catch-up).`,
+    );
+  }
+  if (parsed.data.force && !parsed.data.full) {
+    throw new Error('Invalid execution input: force applies to a run that publishes; add "full": true.');
+  }
+  return parsed.data;
+}
+
+export function runModeOf(input: ExecutionInput): RunMode {
+  if (input.runDate === undefined) return 'daily';
+  return input.full ? 'catch-up' : 'backfill';
+}
+
+export interface BeganRun {
+  readonly runDate: string;
+  readonly runId: string;
+  readonly mode: RunMode;
+  readonly extract: boolean;
+  readonly publish: boolean;
+  readonly force: boolean;
+}
+
+export async function runControl(
+  input: RunControlInput,
+  deps: RunControlDeps,
+): Promise<BeganRun | { previous: PublishedRun | null } | { published: PublishedRun; deletedRuns: string[] }> {
+  switch (input.action) {
+    case 'begin':
+      return beginRun(input, deps);
+    case 'claim_publish':
+      return claimPublish(input, deps);
+    case 'complete_publish':
+      return completePublish(input, deps);
+  }
+}
+
+/**
+ * Settles the run date (given, or the start date in the schedule's time zone) and the run id (the
+ * execution name), and stops an execution whose date another running execution already has: the
+ * earlier one (by start time, then id) goes on, so of two started together exactly one proceeds.
+ */
+export async function beginRun(
+  input: Extract<RunControlInput, { action: 'begin' }>,
+  deps: RunControlDeps,
+): Promise<BeganRun> {
+  const given = describeInput(input.input);
+  const timeZone = deps.config.schedule.timezone;
+  const runDate = given.runDate ?? dateInZone(input.startTime, timeZone);
+  const mode = runModeOf(given);
+  const runId = runIdFor(input.executionName);
+  for (const other of await deps.executions.listRunning()) {
+    if (other.executionId === input.executionId) continue;
+    let otherDate: string;
+    try {
+      const otherInput = executionInputSchema.parse(other.input ?? {});
+      otherDate = otherInput.runDate ?? dateInZone(other.startTime, timeZone);
+    } catch {
+      continue; // Its own Begin run refuses it.
+    }
+    if (otherDate !== runDate) continue;
+    const earlier =
+      other.startTime < input.startTime ||
+      (other.startTime === input.startTime && other.executionId < input.executionId);
+    if (earlier) {
+      throw new RunControlError(
+        'ConcurrentRun',
+        `Another execution is already running for ${runDate} (${other.executionId}, started ${other.startTime}); this one stopped before writing anything. Wait for it to finish (or stop it), then start again with the same input.`,
+      );
+    }
+  }
+  const record: RunRecord = {
+    runDate,
+    runId,
+    executionId: input.executionId,
+    startedAt: (deps.now?.() ?? new Date()).toISOString(),
+    mode,
+  };
+  await deps.control.write(`${RUNS_PREFIX}${runId}.json`, JSON.stringify(record), undefined);
+  return { runDate, runId, mode, extract: mode !== 'backfill', publish: mode !== 'backfill', force: given.force ?? false };
+}
+
+async function readPointer(deps: RunControlDeps): Promise<{ state: PointerState; etag: string | undefined }> {
+  const found = await deps.control.read(PUBLISHED_KEY);
+  if (!found) return { state: {}, etag: undefined };
+  return { state: JSON.parse(found.body) as PointerState, etag: found.etag };
+}
+
+/**
+ * Takes the deployment's publishing slot. Refused (`OlderThanPublished`) when the date is older than
+ * the published one and not forced, so a late catch-up never moves the dashboards back in time; asks to
+ * be retried (`PublishInProgress`) while another running execution publishes.
+ */
+export async function claimPublish(
+  input: Extract<RunControlInput, { action: 'claim_publish' }>,
+  deps: RunControlDeps,
+): Promise<{ previous: PublishedRun | null }> {
+  const { state, etag } = await readPointer(deps);
+  const holder = state.publishing;
+  if (holder && holder.executionId !== input.executionId && (await deps.executions.isRunning(holder.executionId))) {
+    throw new RunControlError(
+      'PublishInProgress',
+      `Execution ${holder.executionId} is publishing ${holder.runDate} since ${holder.startedAt}; publishing waits for it.`,
+    );
+  }
+  const current = state.current;
+  if (current && current.runDate > input.runDate && !input.force) {
+    throw new RunControlError(
+      'OlderThanPublished',
+      `Not published: ${input.runDate} is older than the published ${current.runDate} (run ${current.runId}), and the dashboards never move back in time by accident. The run's data is kept under run_id=${input.runId}. To publish it anyway, start {"runDate": "${input.runDate}", "full": true, "force": true}.`,
+    );
+  }
+  const next: PointerState = {
+    ...(current ? { current } : {}),
+    publishing: {
+      runDate: input.runDate,
+      runId: input.runId,
+      executionId: input.executionId,
+      startedAt: (deps.now?.() ?? new Date()).toISOString(),
+    },
+  };
+  if (!(await deps.control.write(PUBLISHED_KEY, JSON.stringify(next), etag))) {
+    throw new RunControlError('PublishInProgress', 'Another execution changed the published run at the same moment; retrying.');
+  }
+  return { previous: current ?? null };
+}
+
+/** Records the run as the published one, releases the slot, and deletes runs past their retention. */
+export async function completePublish(
+  input: Extract<RunControlInput, { action: 'complete_publish' }>,
+  deps: RunControlDeps,
+): Promise<{ published: PublishedRun; deletedRuns: string[] }> {
+  const { state, etag } = await readPointer(deps);
+  if (state.publishing?.executionId !== input.executionId) {
+    throw new RunControlError(
+      'PublishClaimLost',
+      `Execution ${input.executionId} no longer holds the publishing slot (now ${state.publishing?.executionId ?? 'nobody'}); the views it wrote may have been replaced. Start a new execution with the same input.`,
+    );
+  }
+  const now = deps.now?.() ?? new Date();
+  const published: PublishedRun = {
+    runDate: input.runDate,
+    runId: input.runId,
+    executionId: input.executionId,
+    publishedAt: now.toISOString(),
+    ...(state.current && state.current.runDate > input.runDate ? { forced: true } : {}),
+  };
+  if (!(await deps.control.write(PUBLISHED_KEY, JSON.stringify({ current: published }), etag))) {
+    throw new RunControlError('PublishClaimLost', 'The published run changed while this execution held the slot.');
+  }
+  const recordKey = `${RUNS_PREFIX}${input.runId}.json`;
+  const record = await deps.control.read(recordKey);
+  if (record) {
+    const updated = { ...(JSON.parse(record.body) as RunRecord), publishedAt: published.publishedAt };
+    await deps.control.write(recordKey, JSON.stringify(updated), record.etag);
+  }
+  await deps.onPublished?.(published);
+  const deletedRuns = await deleteExpiredRuns(published, deps, now);
+  return { published, deletedRuns };
+}
+
+/**
+ * S3 lifecycle rules cannot tell a published run from an unpublished one (no "not" filters, and
+ * Athena's UNLOAD cannot tag what it writes), so expiry is done here, from the run records: a run that
+ * never published goes after `unpublishedRunRetentionDays`, a published one after
+ * `publishedRunRetentionDays`, and the run readers see now never.
+ */
+export async function deleteExpiredRuns(current: PublishedRun, deps: RunControlDeps, now: Date): Promise<string[]> {
+  const { publishedRunRetentionDays, unpublishedRunRetentionDays } = deps.config.storage;
+  const deleted: string[] = [];
+  for (const key of await deps.control.list(RUNS_PREFIX)) {
+    const found = await deps.control.read(key);
+    if (!found) continue;
+    const run = JSON.parse(found.body) as RunRecord;
+    if (run.runId === current.runId) continue;
+    const days = (now.getTime() - new Date(run.startedAt).getTime()) / 86_400_000;
+    const keep = run.publishedAt ? publishedRunRetentionDays : unpublishedRunRetentionDays;
+    if (days <= keep) continue;
+    if (!run.publishedAt && (await deps.executions.isRunning(run.executionId))) continue;
+    for (const table of deps.runTables) {
+      await deps.lake.deletePrefix(
+        deps.buckets[table.zone],
+        `${table.location}run_date=${run.runDate}/run_id=${run.runId}/`,
+      );
+    }
+    await deps.control.delete(key);
+    deleted.push(run.runId);
+  }
+  return deleted;
+}
+
+/** The run readers see now, if any. */
+export async function publishedRun(control: ControlStore): Promise<PublishedRun | undefined> {
+  const found = await control.read(PUBLISHED_KEY);
+  if (!found) return undefined;
+  const current = (JSON.parse(found.body) as PointerState).current;
+  return current ? publishedRunSchema.parse(current) : undefined;
+}
