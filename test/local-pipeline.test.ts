@@ -11,7 +11,7 @@ import { openLocalEngine } from '../lib/local/duckdb.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import { tableGlob } from '../lib/local/lake.js';
 import { LocalMariaDb } from '../lib/local/mariadb.js';
-import { type LocalRunOptions, runPipelineLocally } from '../lib/local/pipeline-runner.js';
+import { type LocalRunOptions, type LocalRunSummary, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import { prepareEngine, registerLake, renderModel } from '../lib/local/sql-runner.js';
 import {
   duckdbConformingSelect,
@@ -42,12 +42,24 @@ describe('the synthesized state machine, run locally', () => {
   let options: LocalRunOptions;
   let manifest: Manifest;
 
-  const snapshot = async (tables = analyticsTables, runDate = RUN_DATE) => {
+  let first: LocalRunSummary;
+  /** Every row a run wrote, without the run id (two runs of the same data must be equal). */
+  const snapshot = async (run: { runDate?: string; runId?: string }, tables = analyticsTables) => {
     const result: Record<string, unknown[]> = {};
-    for (const table of tables) {
+    for (const table of tables.filter((t) => t.partitionKeys.some((k) => k.name === 'run_id'))) {
       const reader = await engine.runAndReadAll(
-        `SELECT * FROM ${table.zone}.${table.name} WHERE run_date = DATE '${runDate}' ORDER BY ALL`,
+        `SELECT * EXCLUDE (run_id) FROM ${table.zone}.${table.name}
+         WHERE run_date = DATE '${run.runDate}' AND run_id = '${run.runId}' ORDER BY ALL`,
       );
+      result[table.name] = reader.getRowObjectsJson();
+    }
+    return result;
+  };
+  /** What dashboards see: every `_latest` view, whole (run id included). */
+  const published = async () => {
+    const result: Record<string, unknown[]> = {};
+    for (const table of analyticsTables.filter((t) => t.partitionKeys.length > 0)) {
+      const reader = await engine.runAndReadAll(`SELECT * FROM analytics.${table.name}_latest ORDER BY ALL`);
       result[table.name] = reader.getRowObjectsJson();
     }
     return result;
@@ -79,7 +91,7 @@ describe('the synthesized state machine, run locally', () => {
     options = {
       config,
       lakeRoot: lake,
-      engine,
+      engine: instance,
       sources: {
         mysql: mariadb.connection,
         dynamodb: { client, tableName },
@@ -100,18 +112,28 @@ describe('the synthesized state machine, run locally', () => {
 
   it('runs end to end: every stage and analytics table gets the run date, and latest views are published', async () => {
     const summary = await runPipelineLocally(options);
+    first = summary;
 
     expect(summary.failure).toBeUndefined();
     expect(summary).toMatchObject({ status: 'SUCCEEDED', runDate: RUN_DATE });
-    const tables = await snapshot([...stageTables, ...analyticsTables]);
+    expect(summary.runId).toMatch(/^local-/);
+    const tables = await snapshot(summary, [...stageTables, ...analyticsTables]);
     for (const [name, rows] of Object.entries(tables)) {
       if (name === 'rejects' || name === 'data_quality') continue;
       expect(rows.length, name).toBeGreaterThan(0);
     }
     // One customer_360 row per unified customer.
     expect(tables.customer_360?.length).toBe(tables.customers?.length);
-    const latest = await engine.runAndReadAll('SELECT count(*) AS n FROM analytics.customer_360_latest');
-    expect(Number(latest.getRowObjectsJson()[0]?.n)).toBe(tables.customer_360?.length);
+    const latest = await engine.runAndReadAll(
+      'SELECT count(*) AS n, min(run_id) AS run_id FROM analytics.customer_360_latest',
+    );
+    expect(latest.getRowObjectsJson()).toEqual([{ n: String(tables.customer_360?.length), run_id: summary.runId }]);
+    const record = await engine.runAndReadAll(
+      'SELECT CAST(run_date AS VARCHAR) AS run_date, run_id, previous_run_id, is_forced FROM analytics.published_runs',
+    );
+    expect(record.getRowObjectsJson()).toEqual([
+      { run_date: RUN_DATE, run_id: summary.runId, previous_run_id: null, is_forced: false },
+    ]);
   });
 
   it('quarantines exactly the dirty records the generator planted, each with the matching reason', async () => {
@@ -139,7 +161,7 @@ describe('the synthesized state machine, run locally', () => {
     };
     const reader = await engine.runAndReadAll(
       `SELECT source || '/' || reason AS kind, count(*) AS n FROM stage.rejects
-       WHERE run_date = DATE '${RUN_DATE}' GROUP BY ALL ORDER BY ALL`,
+       WHERE run_date = DATE '${RUN_DATE}' AND run_id = '${first.runId}' GROUP BY ALL ORDER BY ALL`,
     );
     const found = Object.fromEntries(reader.getRowObjectsJson().map((r) => [String(r.kind), Number(r.n)]));
     // Besides what was planted, only consequences: lines of quarantined orders, and events of visitors
@@ -153,7 +175,7 @@ describe('the synthesized state machine, run locally', () => {
 
   it('flags exactly the fraud customers the generator planted', async () => {
     const reader = await engine.runAndReadAll(
-      `SELECT customer_id FROM analytics.fraud_flags WHERE run_date = DATE '${RUN_DATE}' AND is_flagged ORDER BY 1`,
+      `SELECT customer_id FROM analytics.fraud_flags_latest WHERE is_flagged ORDER BY 1`,
     );
     const planted = (manifest.anomalies.fraud as { customerIds: number[] }).customerIds;
     expect(planted.length).toBeGreaterThan(0);
@@ -179,13 +201,13 @@ describe('the synthesized state machine, run locally', () => {
 
   it('produces through Athena statements exactly what the tested SQL models produce on DuckDB', async () => {
     const models = loadModels();
-    const parameters = pipelineParameters(config, RUN_DATE);
-    for (const table of [...stageTables, ...analyticsTables]) {
+    const parameters = pipelineParameters(config, RUN_DATE, first.runId ?? '');
+    for (const table of [...stageTables, ...analyticsTables].filter((t) => t.partitionKeys.length > 0)) {
       const model = models.get(table.name);
       if (!model) throw new Error(`no model for ${table.name}`);
       const direct = duckdbConformingSelect(table, renderModel(model, models, parameters));
       const columns = table.columns.map((c) => `"${c.name}"`).join(', ');
-      const written = `SELECT ${columns} FROM ${table.zone}.${table.name} WHERE run_date = DATE '${RUN_DATE}'`;
+      const written = `SELECT ${columns} FROM ${table.zone}.${table.name} WHERE run_date = DATE '${RUN_DATE}' AND run_id = '${first.runId}'`;
       const difference = await engine.runAndReadAll(
         `SELECT count(*) AS n FROM ((${direct}) EXCEPT ALL (${written})) UNION ALL SELECT count(*) FROM ((${written}) EXCEPT ALL (${direct}))`,
       );
@@ -197,19 +219,24 @@ describe('the synthesized state machine, run locally', () => {
   });
 
   it('reruns a date in full with identical analytics and no duplicates', async () => {
-    const before = await snapshot();
+    const before = await snapshot(first);
 
     const rerun = await runPipelineLocally({ ...options, input: { runDate: RUN_DATE, full: true } });
 
     expect(rerun.status).toBe('SUCCEEDED');
+    expect(rerun.runId).not.toBe(first.runId);
     // Nothing changed at the sources, so the second extraction found nothing new.
     expect(rerun.rows['raw.mysql_orders (new)']).toBe(0);
     expect(rerun.rows['raw.dynamodb_interactions (new)']).toBe(0);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(rerun)).toEqual(before);
+    const latest = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.rfm_latest');
+    expect(latest.getRowObjectsJson()).toEqual([{ run_id: rerun.runId }]);
+    first = rerun;
   });
 
   it('rebuilds a given date from the raw zone as it stands: no extraction, no publishing', async () => {
     const later = '2025-07-02';
+    const before = await published();
 
     const rebuild = await runPipelineLocally({ ...options, input: { runDate: later } });
 
@@ -219,13 +246,10 @@ describe('the synthesized state machine, run locally', () => {
     expect(ran.has('Publish latest views')).toBe(false);
     expect(ran.has('Rebuilt')).toBe(true);
     // The date has its own partitions, built from the raw rows ingested up to it...
-    const rebuilt = await snapshot(analyticsTables, later);
+    const rebuilt = await snapshot(rebuild);
     expect(rebuilt.customer_360?.length).toBeGreaterThan(0);
-    // ...while the dashboards' views still show the last published date.
-    const latest = await engine.runAndReadAll(
-      'SELECT DISTINCT CAST(run_date AS VARCHAR) AS d FROM analytics.rfm_latest',
-    );
-    expect(latest.getRowObjectsJson()).toEqual([{ d: RUN_DATE }]);
+    // ...while the dashboards' views still show the last published run, exactly.
+    expect(await published()).toEqual(before);
   });
 
   it('retries Athena throttling, then catches a permanent error into one failure notification', async () => {
@@ -260,7 +284,8 @@ describe('the synthesized state machine, run locally', () => {
         Error: 'States.TaskFailed',
         Cause: expect.stringContaining('HIVE_METASTORE_ERROR (simulated)'),
       },
-      retry: expect.stringContaining('redrive'),
+      published: expect.stringContaining('Unchanged'),
+      retry: expect.stringContaining('start a new execution with the same input'),
     });
   });
 
@@ -278,10 +303,10 @@ describe('the synthesized state machine, run locally', () => {
     const notice = outbox().at(-1);
     expect(notice?.message).toMatchObject({ event: 'quality_gate_failed', runDate: nextDay });
     expect(JSON.stringify(notice?.message.failedChecks)).toContain('reject_share');
-    const published = await snapshot(
-      analyticsTables.filter((t) => t.name !== 'data_quality'),
-      nextDay,
-    );
-    for (const [name, rows] of Object.entries(published)) expect(rows, name).toEqual([]);
+    // The checks only, not Athena's header row.
+    expect(JSON.stringify(notice?.message.failedChecks)).not.toContain('check_name');
+    expect(notice?.message.columns).toEqual(['check_name', 'subject', 'metric_value', 'threshold', 'detail']);
+    const marts = await snapshot(summary, analyticsTables.filter((t) => t.name !== 'data_quality'));
+    for (const [name, rows] of Object.entries(marts)) expect(rows, name).toEqual([]);
   });
 });

@@ -389,7 +389,12 @@ export class Pipeline extends Construct {
         'executionName.$': '$$.Execution.Name',
         'startTime.$': '$$.Execution.StartTime',
       },
-      { payloadResponseOnly: true, resultPath: '$.run' },
+      {
+        resultSelector: Object.fromEntries(
+          ['runDate', 'runId', 'mode', 'extract', 'publish', 'force'].map((k) => [`${k}.$`, `$.Payload.${k}`]),
+        ),
+        resultPath: '$.run',
+      },
     );
     catchInto(begin, 'Begin run', 'not settled: the run did not begin');
     const planRun = new sfn.Pass(this, 'Plan the run', {
