@@ -36,7 +36,13 @@ describe('the local lake survives what a crash or a schema change leaves behind'
   });
 
   it('reads a partition written before a column was added, with the new column as NULL', async () => {
-    await writePartition(connection, lake, rfmBefore, { run_date: '2024-05-01', run_id: 'old' }, select(rfmBefore, 1));
+    await writePartition(
+      connection,
+      lake,
+      rfmBefore,
+      { run_date: '2024-05-01', run_id: 'old' },
+      select(rfmBefore, 1),
+    );
     await writePartition(connection, lake, rfm, { run_date: '2024-05-02', run_id: 'new' }, select(rfm, 2));
     await registerTable(connection, lake, rfm);
 
@@ -52,7 +58,13 @@ describe('the local lake survives what a crash or a schema change leaves behind'
 
   it('reads the column as NULL when no partition has it yet', async () => {
     const root = mkdtempSync(join(tmpdir(), 'c360-lake-'));
-    await writePartition(connection, root, rfmBefore, { run_date: '2024-05-01', run_id: 'old' }, select(rfmBefore, 7));
+    await writePartition(
+      connection,
+      root,
+      rfmBefore,
+      { run_date: '2024-05-01', run_id: 'old' },
+      select(rfmBefore, 7),
+    );
     await registerTable(connection, root, rfm);
 
     const reader = await connection.runAndReadAll('SELECT customer_id, segment FROM analytics.rfm');

@@ -11,7 +11,11 @@ import { openLocalEngine } from '../lib/local/duckdb.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import { tableGlob } from '../lib/local/lake.js';
 import { LocalMariaDb } from '../lib/local/mariadb.js';
-import { type LocalRunOptions, type LocalRunSummary, runPipelineLocally } from '../lib/local/pipeline-runner.js';
+import {
+  type LocalRunOptions,
+  type LocalRunSummary,
+  runPipelineLocally,
+} from '../lib/local/pipeline-runner.js';
 import { prepareEngine, registerLake, renderModel } from '../lib/local/sql-runner.js';
 import {
   duckdbConformingSelect,
@@ -127,7 +131,9 @@ describe('the synthesized state machine, run locally', () => {
     const latest = await engine.runAndReadAll(
       'SELECT count(*) AS n, min(run_id) AS run_id FROM analytics.customer_360_latest',
     );
-    expect(latest.getRowObjectsJson()).toEqual([{ n: String(tables.customer_360?.length), run_id: summary.runId }]);
+    expect(latest.getRowObjectsJson()).toEqual([
+      { n: String(tables.customer_360?.length), run_id: summary.runId },
+    ]);
     const record = await engine.runAndReadAll(
       'SELECT CAST(run_date AS VARCHAR) AS run_date, run_id, previous_run_id, is_forced FROM analytics.published_runs',
     );
@@ -252,6 +258,76 @@ describe('the synthesized state machine, run locally', () => {
     expect(await published()).toEqual(before);
   });
 
+  it('a failed run of the published date leaves every published view exactly as it was', async () => {
+    const before = await published();
+
+    const summary = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE, full: true },
+      interceptTask: (state, input) => {
+        // What a bad threshold did on main: the marts fail after the stage tables were rewritten.
+        if (state === 'Run mart query wave 1' && JSON.stringify(input).includes('/rfm/'))
+          throw new AthenaTaskError('States.TaskFailed', 'Athena query failed: NUMERIC_VALUE_OUT_OF_RANGE');
+      },
+    });
+
+    expect(summary.status).toBe('FAILED');
+    expect(summary.failure?.state).toBe('Run mart query wave 1 [rfm]');
+    expect(await published()).toEqual(before);
+    // The published run's stage snapshot is untouched too: the failed run wrote only its own run id.
+    expect(await snapshot(first, stageTables)).toEqual(await snapshot(first, stageTables));
+    const stageRuns = await engine.runAndReadAll(
+      `SELECT DISTINCT run_id FROM stage.orders WHERE run_date = DATE '${RUN_DATE}' AND run_id = '${first.runId}'`,
+    );
+    expect(stageRuns.getRowObjectsJson()).toEqual([{ run_id: first.runId }]);
+  });
+
+  it('never publishes an older date over a newer one unless forced', async () => {
+    const newer = await runPipelineLocally({ ...options, input: { runDate: '2025-07-02', full: true } });
+    expect(newer.status).toBe('SUCCEEDED');
+    const before = await published();
+
+    // A late catch-up of the earlier date must not move the dashboards back in time.
+    const refused = await runPipelineLocally({ ...options, input: { runDate: RUN_DATE, full: true } });
+
+    expect(refused.status).toBe('FAILED');
+    expect(refused.failure).toMatchObject({ state: 'Claim publishing', error: 'OlderThanPublished' });
+    expect(refused.failure?.cause).toContain('"force": true');
+    expect(await published()).toEqual(before);
+
+    const forced = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE, full: true, force: true },
+    });
+
+    expect(forced.status).toBe('SUCCEEDED');
+    const latest = await engine.runAndReadAll(
+      'SELECT DISTINCT CAST(run_date AS VARCHAR) AS d, run_id FROM analytics.rfm_latest',
+    );
+    expect(latest.getRowObjectsJson()).toEqual([{ d: RUN_DATE, run_id: forced.runId }]);
+    const record = await engine.runAndReadAll(
+      `SELECT previous_run_id, is_forced FROM analytics.published_runs WHERE run_id = '${forced.runId}'`,
+    );
+    expect(record.getRowObjectsJson()).toEqual([{ previous_run_id: newer.runId, is_forced: true }]);
+    first = forced;
+  });
+
+  it('lets exactly one of two executions of the same date run, and the other says which one it yields to', async () => {
+    const [a, b] = await Promise.all([
+      runPipelineLocally({ ...options, input: { runDate: '2025-07-03' } }),
+      runPipelineLocally({ ...options, input: { runDate: '2025-07-03' } }),
+    ]);
+
+    const outcomes = [a.status, b.status].sort();
+    expect(outcomes).toEqual(['FAILED', 'SUCCEEDED']);
+    const loser = a.status === 'FAILED' ? a : b;
+    const winner = a.status === 'FAILED' ? b : a;
+    expect(loser.failure).toMatchObject({ state: 'Begin run', error: 'ConcurrentRun' });
+    expect(loser.failure?.cause).toContain(winner.executionId);
+    // It stopped before writing anything.
+    expect(Object.keys(loser.rows)).toEqual([]);
+  });
+
   it('retries Athena throttling, then catches a permanent error into one failure notification', async () => {
     let calls = 0;
     const summary = await runPipelineLocally({
@@ -306,7 +382,10 @@ describe('the synthesized state machine, run locally', () => {
     // The checks only, not Athena's header row.
     expect(JSON.stringify(notice?.message.failedChecks)).not.toContain('check_name');
     expect(notice?.message.columns).toEqual(['check_name', 'subject', 'metric_value', 'threshold', 'detail']);
-    const marts = await snapshot(summary, analyticsTables.filter((t) => t.name !== 'data_quality'));
+    const marts = await snapshot(
+      summary,
+      analyticsTables.filter((t) => t.name !== 'data_quality'),
+    );
     for (const [name, rows] of Object.entries(marts)) expect(rows, name).toEqual([]);
   });
 });

@@ -11,7 +11,10 @@ import { environmentSchema, s3ControlStore, stepFunctionsExecutions } from './ha
 
 const logger = new Logger({ serviceName: 'customer360-run-control' });
 const environment = environmentSchema.parse(process.env);
-const config = parseConfig(JSON.parse(readFileSync(environment.CONFIG_FILE, 'utf8')), environment.CONFIG_FILE);
+const config = parseConfig(
+  JSON.parse(readFileSync(environment.CONFIG_FILE, 'utf8')),
+  environment.CONFIG_FILE,
+);
 const s3 = new S3Client({});
 const metrics = new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: 'customer360' });
 const deps = {

@@ -311,7 +311,11 @@ export class Pipeline extends Construct {
     // A task that outlives its Lambda's own timeout is lost; Step Functions then fails it by name.
     const lambdaTaskTimeout = sfn.Timeout.duration(LAMBDA_TIMEOUT.plus(Duration.minutes(1)));
 
-    const controlStep = (id: string, payload: Record<string, unknown>, extra: Partial<tasks.LambdaInvokeProps>) => {
+    const controlStep = (
+      id: string,
+      payload: Record<string, unknown>,
+      extra: Partial<tasks.LambdaInvokeProps>,
+    ) => {
       const step = new tasks.LambdaInvoke(this, id, {
         lambdaFunction: control,
         payload: sfn.TaskInput.fromObject(payload),
@@ -391,7 +395,10 @@ export class Pipeline extends Construct {
       },
       {
         resultSelector: Object.fromEntries(
-          ['runDate', 'runId', 'mode', 'extract', 'publish', 'force'].map((k) => [`${k}.$`, `$.Payload.${k}`]),
+          ['runDate', 'runId', 'mode', 'extract', 'publish', 'force'].map((k) => [
+            `${k}.$`,
+            `$.Payload.${k}`,
+          ]),
         ),
         resultPath: '$.run',
       },
@@ -468,7 +475,8 @@ export class Pipeline extends Construct {
     qualityNotice.next(
       new sfn.Fail(this, 'Quality gate failed', {
         error: 'QualityGateFailed',
-        cause: 'Blocking data-quality checks failed; the notification lists them, and analytics.data_quality has them for the run.',
+        cause:
+          'Blocking data-quality checks failed; the notification lists them, and analytics.data_quality has them for the run.',
       }),
     );
     // Row 0 of Athena's result is the header: a row 1 means at least one blocking check failed.
@@ -519,11 +527,7 @@ export class Pipeline extends Construct {
     const publishChoice = new sfn.Choice(this, 'Publish?')
       .when(sfn.Condition.booleanEquals('$.publish', false), new sfn.Succeed(this, 'Rebuilt'))
       .otherwise(
-        claim
-          .next(publish)
-          .next(record.chain)
-          .next(complete)
-          .next(new sfn.Succeed(this, 'Published')),
+        claim.next(publish).next(record.chain).next(complete).next(new sfn.Succeed(this, 'Published')),
       );
     let martChain: sfn.Chain = sfn.Chain.start(waves[0] ?? publishChoice);
     for (const wave of waves.slice(1)) martChain = martChain.next(wave);
@@ -547,7 +551,8 @@ export class Pipeline extends Construct {
       tracingEnabled: true,
       logs: { destination: machineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
       timeout: Duration.hours(12),
-      comment: 'Customer 360: begin -> extract -> stage -> quality gate -> marts -> publish (write-audit-publish)',
+      comment:
+        'Customer 360: begin -> extract -> stage -> quality gate -> marts -> publish (write-audit-publish)',
     });
     const role = this.stateMachine.role;
     props.ingestion.grantStartJobs(role);
@@ -571,7 +576,11 @@ export class Pipeline extends Construct {
         actions: ['glue:CreateTable', 'glue:UpdateTable', 'glue:GetTable'],
         resources: [
           stack.formatArn({ service: 'glue', resource: 'catalog' }),
-          stack.formatArn({ service: 'glue', resource: 'database', resourceName: catalog.databaseNames.analytics }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'database',
+            resourceName: catalog.databaseNames.analytics,
+          }),
           stack.formatArn({
             service: 'glue',
             resource: 'table',
@@ -649,7 +658,10 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
     /^Resource::<.*Bucket.*\.Arn>\/\*$/,
     'Objects of one lake bucket: partitions are written and replaced under run-date prefixes that are only known at run time.',
   ],
-  [/^Resource::<.*(PrepareQuery|RunControl).*\.Arn>:\*$/, 'Invocation of the versions of one pipeline function.'],
+  [
+    /^Resource::<.*(PrepareQuery|RunControl).*\.Arn>:\*$/,
+    'Invocation of the versions of one pipeline function.',
+  ],
   [
     /^Resource::<.*Bucket.*\.Arn>\/_control\/\*$/,
     'The run-control objects (published run, run records) under the _control/ prefix of the analytics bucket.',

@@ -93,7 +93,9 @@ export class LocalAthena {
         this.results.set(id, { columns: [], rows: [] });
       } else if (view) {
         const [, schema = '', name = '', body = ''] = view;
-        await this.serially(() => this.connection().run(`CREATE OR REPLACE VIEW ${schema}.${name} AS ${body}`));
+        await this.serially(() =>
+          this.connection().run(`CREATE OR REPLACE VIEW ${schema}.${name} AS ${body}`),
+        );
         const dir = join(this.lakeRoot, schema, VIEW_DIR);
         mkdirSync(dir, { recursive: true });
         // Written aside and renamed, as Glue replaces a view whole: a kill never leaves half a definition.

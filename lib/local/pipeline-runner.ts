@@ -214,33 +214,41 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     for (const r of results) rows[`raw.mysql_${r.table} (new)`] = r.rows;
     return { JobRunState: 'SUCCEEDED' };
   });
-  task('Extract dynamodb', 'exporting the DynamoDB interactions into raw.dynamodb_interactions', async (input) => {
-    if (!options.sources.dynamodb)
-      return { JobRunState: 'SUCCEEDED', Skipped: 'no DynamoDB source configured' } as Json;
-    const result = await extractDynamoDb({
-      ...options.sources.dynamodb,
-      engine: connection(),
-      lakeRoot,
-      ingestDate: ingestDate(input),
-    });
-    await registerTable(connection(), lakeRoot, rawDynamodbInteractions);
-    rows['raw.dynamodb_interactions (new)'] = result.rows;
-    return { JobRunState: 'SUCCEEDED' };
-  });
-  task('Extract history', `landing the history files of ${options.sources.historyDir ?? '(none)'}`, async (input) => {
-    if (!options.sources.historyDir)
-      return { JobRunState: 'SUCCEEDED', Skipped: 'no history folder configured' } as Json;
-    const result = await extractHistory({
-      historyDir: options.sources.historyDir,
-      config: config.sources.history,
-      engine: connection(),
-      lakeRoot,
-      ingestDate: ingestDate(input),
-    });
-    await registerTable(connection(), lakeRoot, rawHistoryOrders);
-    rows['raw.history_orders (new)'] = result.rows;
-    return { JobRunState: 'SUCCEEDED' };
-  });
+  task(
+    'Extract dynamodb',
+    'exporting the DynamoDB interactions into raw.dynamodb_interactions',
+    async (input) => {
+      if (!options.sources.dynamodb)
+        return { JobRunState: 'SUCCEEDED', Skipped: 'no DynamoDB source configured' } as Json;
+      const result = await extractDynamoDb({
+        ...options.sources.dynamodb,
+        engine: connection(),
+        lakeRoot,
+        ingestDate: ingestDate(input),
+      });
+      await registerTable(connection(), lakeRoot, rawDynamodbInteractions);
+      rows['raw.dynamodb_interactions (new)'] = result.rows;
+      return { JobRunState: 'SUCCEEDED' };
+    },
+  );
+  task(
+    'Extract history',
+    `landing the history files of ${options.sources.historyDir ?? '(none)'}`,
+    async (input) => {
+      if (!options.sources.historyDir)
+        return { JobRunState: 'SUCCEEDED', Skipped: 'no history folder configured' } as Json;
+      const result = await extractHistory({
+        historyDir: options.sources.historyDir,
+        config: config.sources.history,
+        engine: connection(),
+        lakeRoot,
+        ingestDate: ingestDate(input),
+      });
+      await registerTable(connection(), lakeRoot, rawHistoryOrders);
+      rows['raw.history_orders (new)'] = result.rows;
+      return { JobRunState: 'SUCCEEDED' };
+    },
+  );
 
   const payloadOf = (input: Json): Json => (input as { Payload?: Json }).Payload ?? input;
   const prepare = async (input: Json): Promise<Json> => {
@@ -364,7 +372,12 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
             ? `${raw?.name} timed out after ${elapsed.toFixed(0)} s (the state's TimeoutSeconds in the definition) while ${activity.get(raw?.name ?? '') ?? 'running'}`
             : String(event.Cause);
         failure ??= { state: state.name, error: event.Error, cause };
-        states.push({ state: state.name, status: 'failed', seconds: elapsed, detail: `${event.Error}: ${cause}` });
+        states.push({
+          state: state.name,
+          status: 'failed',
+          seconds: elapsed,
+          detail: `${event.Error}: ${cause}`,
+        });
         options.onEvent?.(`  ✗ ${state.name.padEnd(44)} ${elapsed.toFixed(1).padStart(6)} s  ${event.Error}`);
       } else if (event.type === 'StateRetried' && state) {
         // A failure that is retried is not the run's failure.

@@ -1,4 +1,13 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -89,7 +98,12 @@ export function lockWorkspace(
   command: string,
   notice: (line: string) => void = () => undefined,
 ): () => void {
-  const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };
+  const holder: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    startedAt: new Date().toISOString(),
+    command,
+  };
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
       const fd = openSync(workspace.lockFile, 'wx');
@@ -127,5 +141,7 @@ export function lockWorkspace(
     );
     rmSync(workspace.lockFile, { force: true });
   }
-  throw new WorkspaceBusyError(`Could not lock workspace ${workspace.root}; another run took it at the same moment.`);
+  throw new WorkspaceBusyError(
+    `Could not lock workspace ${workspace.root}; another run took it at the same moment.`,
+  );
 }

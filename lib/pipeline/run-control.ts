@@ -24,7 +24,9 @@ export type ExecutionInput = z.infer<typeof executionInputSchema>;
 export type RunMode = 'daily' | 'catch-up' | 'backfill';
 
 const runDateSchema = z.iso.date({ message: 'expected runDate as YYYY-MM-DD' });
-const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'expected a run id of 1-80 letters, digits, - or _');
+const runIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,80}$/, 'expected a run id of 1-80 letters, digits, - or _');
 const publishedRunSchema = z.object({
   runDate: runDateSchema,
   runId: runIdSchema,
@@ -95,7 +97,10 @@ export interface RunControlDeps {
 
 /** An error Step Functions matches by name (`Retry`/`Catch` `ErrorEquals`). */
 export class RunControlError extends Error {
-  constructor(name: 'ConcurrentRun' | 'PublishInProgress' | 'OlderThanPublished' | 'PublishClaimLost', message: string) {
+  constructor(
+    name: 'ConcurrentRun' | 'PublishInProgress' | 'OlderThanPublished' | 'PublishClaimLost',
+    message: string,
+  ) {
     super(message);
     this.name = name;
   }
@@ -123,9 +128,12 @@ export function dateInZone(instant: string, timeZone: string): string {
   const date = new Date(instant);
   if (Number.isNaN(date.getTime())) throw new Error(`Not a time: ${instant}`);
   // en-CA formats as YYYY-MM-DD.
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
-    date,
-  );
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(date);
 }
 
 /** A run id from an execution name: the characters S3 keys and Athena literals take without escaping. */
@@ -168,7 +176,9 @@ export interface BeganRun {
 export async function runControl(
   input: RunControlInput,
   deps: RunControlDeps,
-): Promise<BeganRun | { previous: PublishedRun | null } | { published: PublishedRun; deletedRuns: string[] }> {
+): Promise<
+  BeganRun | { previous: PublishedRun | null } | { published: PublishedRun; deletedRuns: string[] }
+> {
   switch (input.action) {
     case 'begin':
       return beginRun(input, deps);
@@ -221,7 +231,14 @@ export async function beginRun(
     mode,
   };
   await deps.control.write(`${RUNS_PREFIX}${runId}.json`, JSON.stringify(record), undefined);
-  return { runDate, runId, mode, extract: mode !== 'backfill', publish: mode !== 'backfill', force: given.force ?? false };
+  return {
+    runDate,
+    runId,
+    mode,
+    extract: mode !== 'backfill',
+    publish: mode !== 'backfill',
+    force: given.force ?? false,
+  };
 }
 
 async function readPointer(deps: RunControlDeps): Promise<{ state: PointerState; etag: string | undefined }> {
@@ -241,7 +258,11 @@ export async function claimPublish(
 ): Promise<{ previous: PublishedRun | null }> {
   const { state, etag } = await readPointer(deps);
   const holder = state.publishing;
-  if (holder && holder.executionId !== input.executionId && (await deps.executions.isRunning(holder.executionId))) {
+  if (
+    holder &&
+    holder.executionId !== input.executionId &&
+    (await deps.executions.isRunning(holder.executionId))
+  ) {
     throw new RunControlError(
       'PublishInProgress',
       `Execution ${holder.executionId} is publishing ${holder.runDate} since ${holder.startedAt}; publishing waits for it.`,
@@ -264,7 +285,10 @@ export async function claimPublish(
     },
   };
   if (!(await deps.control.write(PUBLISHED_KEY, JSON.stringify(next), etag))) {
-    throw new RunControlError('PublishInProgress', 'Another execution changed the published run at the same moment; retrying.');
+    throw new RunControlError(
+      'PublishInProgress',
+      'Another execution changed the published run at the same moment; retrying.',
+    );
   }
   return { previous: current ?? null };
 }
@@ -290,7 +314,10 @@ export async function completePublish(
     ...(state.current && state.current.runDate > input.runDate ? { forced: true } : {}),
   };
   if (!(await deps.control.write(PUBLISHED_KEY, JSON.stringify({ current: published }), etag))) {
-    throw new RunControlError('PublishClaimLost', 'The published run changed while this execution held the slot.');
+    throw new RunControlError(
+      'PublishClaimLost',
+      'The published run changed while this execution held the slot.',
+    );
   }
   const recordKey = `${RUNS_PREFIX}${input.runId}.json`;
   const record = await deps.control.read(recordKey);
@@ -309,7 +336,11 @@ export async function completePublish(
  * never published goes after `unpublishedRunRetentionDays`, a published one after
  * `publishedRunRetentionDays`, and the run readers see now never.
  */
-export async function deleteExpiredRuns(current: PublishedRun, deps: RunControlDeps, now: Date): Promise<string[]> {
+export async function deleteExpiredRuns(
+  current: PublishedRun,
+  deps: RunControlDeps,
+  now: Date,
+): Promise<string[]> {
   const { publishedRunRetentionDays, unpublishedRunRetentionDays } = deps.config.storage;
   const deleted: string[] = [];
   for (const key of await deps.control.list(RUNS_PREFIX)) {

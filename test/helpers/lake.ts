@@ -82,7 +82,13 @@ export class FixtureLake {
     const models = loadModels();
     const model = models.get(modelName);
     if (!model) throw new Error(`No SQL model ${modelName}`);
-    return runModel(this.engine, this.root, model, models, pipelineParameters(parseConfig(config), runDate, FIXTURE_RUN_ID));
+    return runModel(
+      this.engine,
+      this.root,
+      model,
+      models,
+      pipelineParameters(parseConfig(config), runDate, FIXTURE_RUN_ID),
+    );
   }
 
   /** Runs every model of a zone in dependency order. */
