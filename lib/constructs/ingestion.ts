@@ -70,6 +70,13 @@ export interface IngestionProps {
    */
   readonly safetyLagSeconds?: number;
   /**
+   * Rows per committed chunk of the MySQL job (`--chunk_rows`): a first load of a large table is
+   * published and committed chunk by chunk, so a run that times out keeps the chunks it committed
+   * and the next run goes on from there. Each chunk must be read and written within the timeout.
+   * @default 1000000
+   */
+  readonly mysqlChunkRows?: number;
+  /**
    * Whether the MySQL connection must use TLS (`JDBC_ENFORCE_SSL`, and `sslMode=REQUIRED` in the job).
    * @default true
    */
@@ -77,6 +84,22 @@ export interface IngestionProps {
 }
 
 const GLUE_SCRIPTS = fileURLToPath(new URL('../../glue-scripts/', import.meta.url));
+
+/**
+ * Spark settings (the `--conf` job parameter) that keep Spark's S3 writes inside each role's own
+ * prefixes. Glue 5.0 writes `s3://` paths through EMRFS, which by default marks directories with
+ * `<dir>_$folder$` objects and inserts or deletes such markers for the parents of what it writes or
+ * deletes: `_tmp/mysql/orders_$folder$` or `_tmp/mysql_$folder$` lie outside the
+ * `_tmp/mysql/orders/*` a role may write. With these two settings (the ones AWS documents for Glue
+ * jobs writing Lake Formation locations) a directory is marked by `<dir>/`, which is inside the
+ * written prefix, and EMRFS no longer creates or removes parent markers on its own. Everything else
+ * the committer writes (`_temporary/`, `_SUCCESS`, the Parquet parts) is under the output path, the
+ * run's staging folder.
+ */
+export const EMRFS_FOLDER_MARKERS_OFF = [
+  'spark.hadoop.fs.s3.useDirectoryHeaderAsFolderObject=true',
+  'spark.hadoop.fs.s3.folderObject.autoAction.disabled=true',
+].join(' --conf ');
 
 const RAW_MYSQL_TABLES: Readonly<Record<MysqlTableName, TableSchema>> = {
   customers: rawMysqlCustomers,
@@ -128,6 +151,10 @@ export class Ingestion extends Construct {
       throw new Error(`safetyLagSeconds must not be negative, got ${safetyLagSeconds}`);
     }
     const requireTls = props.requireTls ?? true;
+    const mysqlChunkRows = props.mysqlChunkRows ?? 1_000_000;
+    if (!Number.isInteger(mysqlChunkRows) || mysqlChunkRows < 1) {
+      throw new Error(`mysqlChunkRows must be a positive integer, got ${mysqlChunkRows}`);
+    }
     checkLandingPrefix(props.history.prefix);
     const stack = Stack.of(this);
     const { storage, catalog, mysql, dynamodb, history } = props;
@@ -205,8 +232,10 @@ export class Ingestion extends Construct {
     addStatement(
       roles.mysql,
       new iam.PolicyStatement({
+        // Glue resolves the connection's SECRET_ID with GetSecretValue, and the job falls back to
+        // the same call when it does not; nothing else about the secret is read.
         sid: 'ReadDatabaseSecret',
-        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        actions: ['secretsmanager:GetSecretValue'],
         resources: secretArns(stack, mysql.secretName),
       }),
     );
@@ -301,6 +330,7 @@ export class Ingestion extends Construct {
       '--enable-metrics': 'true',
       '--extra-py-files': commonModule.s3ObjectUrl,
       '--raw_bucket': rawBucket.bucketName,
+      '--conf': EMRFS_FOLDER_MARKERS_OFF,
     };
     const job = (
       jobId: string,
@@ -336,10 +366,12 @@ export class Ingestion extends Construct {
         props.timeoutMinutes ?? 60,
         {
           '--connection_name': connection.ref,
+          '--secret_id': mysql.secretName,
           '--mysql_database': mysql.database,
           '--mysql_tables': mysql.tables.join(','),
           '--safety_lag_seconds': String(safetyLagSeconds),
           '--require_tls': String(requireTls),
+          '--chunk_rows': String(mysqlChunkRows),
         },
         [connection.ref],
       ),
