@@ -7,7 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
 import { DataCatalog } from '../lib/constructs/data-catalog.js';
 import { DataLakeStorage } from '../lib/constructs/data-lake-storage.js';
-import { Ingestion, type IngestionProps } from '../lib/constructs/ingestion.js';
+import {
+  DynamoDbExtraction,
+  HistoryLanding,
+  Ingestion,
+  type IngestionProps,
+  MysqlExtraction,
+} from '../lib/constructs/ingestion.js';
 import { allTables } from '../lib/schema/tables.js';
 import { synthStack } from './helpers/stack.js';
 
@@ -82,6 +88,29 @@ describe('Ingestion in the default Customer 360 stack', () => {
     { source: 'dynamodb', name: 'customer360-extract-dynamodb', script: 'extract_dynamodb.py', timeout: 180 },
     { source: 'history', name: 'customer360-land-history', script: 'land_history.py', timeout: 60 },
   ] as const;
+
+  it('keeps the logical ids of the deployed jobs, roles, connection and crawler', () => {
+    // A changed logical id would make CloudFormation replace a resource whose name is fixed (the
+    // job, connection and crawler names), which fails. CDK's id is the path's names (less
+    // `Resource`) and the first 8 hex digits of the MD5 of the path: e.g. md5("Ingestion/
+    // ExtractMysqlJob") starts 6cbe1db6, md5("Ingestion/ExtractMysqlRole/Resource") fda3c1f4.
+    const ids = Object.keys(template.toJSON().Resources).filter((id) => id.startsWith('Ingestion'));
+    expect(ids.sort()).toEqual([
+      'IngestionExtractDynamoDbJobA04D47B9',
+      'IngestionExtractDynamoDbRole93BF15A6',
+      'IngestionExtractDynamoDbRoleDefaultPolicy91C6A663',
+      'IngestionExtractMysqlJob6CBE1DB6',
+      'IngestionExtractMysqlRoleDefaultPolicyBDD5F93E',
+      'IngestionExtractMysqlRoleFDA3C1F4',
+      'IngestionHistoryCrawler142D51A1',
+      'IngestionHistoryCrawlerRole2A2063B5',
+      'IngestionHistoryCrawlerRoleDefaultPolicy67C9EC26',
+      'IngestionLandHistoryJob9045FEEF',
+      'IngestionLandHistoryRole58DDE382',
+      'IngestionLandHistoryRoleDefaultPolicy7389E917',
+      'IngestionMysqlConnectionB8B314DB',
+    ]);
+  });
 
   it('creates one Glue job per source', () => {
     template.resourceCountIs('AWS::Glue::Job', 3);
@@ -533,6 +562,24 @@ describe('Ingestion props', () => {
         ConnectionProperties: Match.objectLike({ JDBC_ENFORCE_SSL: 'false' }),
       }),
     });
+  });
+
+  it('composes one construct per job, each with its own role', () => {
+    const { ingestion } = build();
+    const mysql = ingestion.node.findChild('Mysql');
+    const dynamodb = ingestion.node.findChild('DynamoDb');
+    const history = ingestion.node.findChild('History');
+    expect(mysql).toBeInstanceOf(MysqlExtraction);
+    expect(dynamodb).toBeInstanceOf(DynamoDbExtraction);
+    expect(history).toBeInstanceOf(HistoryLanding);
+    expect(ingestion.roles).toEqual({
+      mysql: (mysql as MysqlExtraction).role,
+      dynamodb: (dynamodb as DynamoDbExtraction).role,
+      history: (history as HistoryLanding).role,
+      crawler: (history as HistoryLanding).crawlerRole,
+    });
+    expect(ingestion.jobs.mysql).toBe((mysql as MysqlExtraction).job);
+    expect(ingestion.jobs.mysql.name).toBe('customer360-extract-mysql');
   });
 
   it('lets a grantee start and follow the three jobs only', () => {
