@@ -15,6 +15,11 @@ text, plus the whole item as DynamoDB JSON in `item_json`) and publishes Parquet
 `s3://<raw bucket>/_state/dynamodb/<table>.json` records the export in progress (so a rerun waits for
 it instead of starting another) and, at the commit, the end time of the last landed export.
 
+Every export request carries an idempotency token (ClientToken) made of the table, the window and the
+attempt, the number of earlier failed exports of that window that the state records. DynamoDB answers
+a token it saw in the last 8 hours with that export: a rerun after a job died mid-request gets the
+running export back, and a rerun after a failed export gets a new export, not the failed one again.
+
 Items deleted within an incremental window appear in the export without a new image; raw keeps the
 events it has seen, so deletions are not carried over.
 
@@ -193,16 +198,61 @@ def export_prefix(table_name, plan):
     return f"{EXPORTS_ROOT}/{table_name}/{kind}-{stamp}/"
 
 
-def client_token(table_arn, plan):
-    """Idempotency token of an export request: a retried request starts no second export."""
-    return hashlib.sha256(f"{table_arn}|{json.dumps(plan, sort_keys=True)}".encode("utf-8")).hexdigest()[:32]
+def client_token(table_arn, plan, attempt=0):
+    """Idempotency token of an export request: the table, the planned window and the attempt.
+
+    DynamoDB answers a request whose token it saw in the last 8 hours with that earlier export, so
+    a repeated request of the same attempt (a job that died before recording the export ARN) gets
+    the running export back instead of starting a second one, while the attempt after a failed
+    export has a new token and starts a new export instead of getting the failed one back.
+    """
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
+        raise ValueError(f"export attempt must be a non-negative integer, got {attempt!r}")
+    text = f"{table_arn}|{json.dumps(plan, sort_keys=True)}|{attempt}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def export_request(table_arn, bucket, kms_key_arn, table_name, plan):
+def failed_attempts(state, plan):
+    """How many exports of this very window failed before (recorded in the state by `record_failure`)."""
+    return sum(1 for failure in state.get("failed_exports", []) if failure.get("plan") == plan)
+
+
+def next_export(state, earliest_restorable, latest_restorable):
+    """The export to follow or request: `{"plan", "attempt"}` plus `export_arn` once it is known.
+
+    An export recorded as in progress is followed again with its own plan and attempt (so, if its ARN
+    was never recorded, it is requested again with the same token and DynamoDB hands back the same
+    export). Otherwise the next window is planned, and its attempt is the number of failed exports
+    of that window so far. None when there is nothing to export yet.
+    """
+    in_progress = state.get("in_progress")
+    if in_progress:
+        return {"attempt": 0, **in_progress}
+    plan = plan_export(state, earliest_restorable, latest_restorable)
+    if plan is None:
+        return None
+    return {"plan": plan, "attempt": failed_attempts(state, plan)}
+
+
+def record_failure(state, export, description):
+    """The state after a failed export: no export in progress, and the failure counted for its window."""
+    failure = {
+        "plan": export["plan"],
+        "attempt": export.get("attempt", 0),
+        "export_arn": description.get("ExportArn", export.get("export_arn")),
+        "status": description.get("ExportStatus"),
+        "failure_code": description.get("FailureCode"),
+        "failure_message": description.get("FailureMessage"),
+    }
+    kept = {name: value for name, value in state.items() if name != "in_progress"}
+    return {**kept, "failed_exports": [*state.get("failed_exports", []), failure]}
+
+
+def export_request(table_arn, bucket, kms_key_arn, table_name, plan, attempt=0):
     """Keyword arguments of `export_table_to_point_in_time` for a planned export."""
     request = {
         "TableArn": table_arn,
-        "ClientToken": client_token(table_arn, plan),
+        "ClientToken": client_token(table_arn, plan, attempt),
         "S3Bucket": bucket,
         "S3Prefix": export_prefix(table_name, plan),
         "S3SseAlgorithm": "KMS",
@@ -317,26 +367,29 @@ def main():
     state = recover(store, key, store.read_json(key), SOURCE, table_name)
     # Catch up in windows of at most 24 hours; each window is committed on its own.
     while True:
-        in_progress = state.get("in_progress")
-        if in_progress:
-            plan, export_arn = in_progress["plan"], in_progress["export_arn"]
+        export = next_export(state, earliest, latest)
+        if export is None:
+            print(f"dynamodb.{table_name}: exported up to {state.get('exported_to')}; nothing new yet")
+            break
+        plan, export_arn = export["plan"], export.get("export_arn")
+        if export_arn:
             print(f"dynamodb: resuming export {export_arn}")
         else:
-            plan = plan_export(state, earliest, latest)
-            if plan is None:
-                print(f"dynamodb.{table_name}: exported up to {state.get('exported_to')}; nothing new yet")
-                break
-            request = export_request(table_arn, bucket, args["kms_key_arn"], table_name, plan)
+            # Recorded before the request: a run that dies before it records the ARN is followed by
+            # one that sends the same token and so gets the same export back.
+            state = {**state, "in_progress": export}
+            store.write_json(key, state)
+            request = export_request(table_arn, bucket, args["kms_key_arn"], table_name, plan, export["attempt"])
             export_arn = dynamodb.export_table_to_point_in_time(**request)["ExportDescription"]["ExportArn"]
-            state = {**state, "in_progress": {"plan": plan, "export_arn": export_arn}}
+            state = {**state, "in_progress": {**export, "export_arn": export_arn}}
             store.write_json(key, state)
         description = wait_for_export(dynamodb, export_arn)
         if description["ExportStatus"] != "COMPLETED":
-            state = {name: value for name, value in state.items() if name != "in_progress"}
+            state = record_failure(state, {**export, "export_arn": export_arn}, description)
             store.write_json(key, state)
             raise RuntimeError(
-                f"DynamoDB export {export_arn} {description['ExportStatus']}: "
-                f"{description.get('FailureCode')} {description.get('FailureMessage')}"
+                f"DynamoDB export {export_arn} of {table_name} (attempt {export['attempt']}) "
+                f"{description['ExportStatus']}: {description.get('FailureCode')} {description.get('FailureMessage')}"
             )
         state = land_export(spark, store, bucket, table_name, key, state, plan, description, started)
 

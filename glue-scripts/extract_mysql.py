@@ -6,17 +6,26 @@ whose `updated_at` is at most an upper bound taken from the database clock minus
 row committed a moment late with an earlier timestamp is taken by the next run rather than skipped.
 Rows land as Parquet in `s3://<raw bucket>/mysql/<table>/ingest_date=YYYY-MM-DD/` with exactly the
 columns of the raw table in lib/schema/tables.ts (dates and times as the text MySQL gives, so zero
-dates survive to be quarantined at stage). The new watermark, the max (`updated_at`, primary key) of
-the extracted rows, is stored in `s3://<raw bucket>/_state/mysql/<table>.json` only after the files
-are published (see c360_glue.publish), so a failed run is simply run again.
+dates survive to be quarantined at stage).
+
+The rows are taken in chunks of at most `--chunk_rows` rows (default 1,000,000) in (`updated_at`,
+key) order. Each chunk ends at a known position (the last of its rows in that order, found on the
+index), is read by Spark in parallel slices of the first primary key column, published, and then
+commits its end as the watermark in `s3://<raw bucket>/_state/mysql/<table>.json` (see
+c360_glue.publish). A large first load that runs out of time therefore keeps every chunk it
+committed, and the next run starts with the chunk after the last committed one; a chunk that had
+started to publish is undone by c360_glue.recover, so no row lands twice.
 
 Glue job bookmarks are disabled for this job: a bookmark tracks what a previous run read, not what
 it wrote, is opaque, and cannot express the composite (`updated_at`, key) ordering or the safety lag.
 
-Arguments: --raw_bucket, --connection_name, --mysql_database, --mysql_tables (comma separated),
---safety_lag_seconds, --require_tls (true/false).
+Arguments: --raw_bucket, --connection_name, --secret_id (read when the connection does not resolve
+the credentials), --mysql_database, --mysql_tables (comma separated), --safety_lag_seconds,
+--require_tls (true/false); optional --chunk_rows and --read_partitions (parallel JDBC reads per
+chunk; default: Spark's default parallelism, one per executor core).
 """
 
+import json
 import re
 import sys
 from datetime import datetime, timedelta
@@ -37,6 +46,10 @@ from c360_glue import (
 )
 
 SOURCE = "mysql"
+
+# Rows per committed chunk unless `--chunk_rows` says otherwise: small enough that a chunk is read,
+# written and published well within the job timeout on the default two G.1X workers.
+DEFAULT_CHUNK_ROWS = 1_000_000
 
 PRIMARY_KEYS = {
     "customers": ("customer_id",),
@@ -149,15 +162,6 @@ def upper_bound(db_now_text, lag_seconds):
     return bound.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _greater_than(columns, literals):
-    """SQL for the row comparison (c1, c2, ...) > (v1, v2, ...), spelt out so MySQL uses the index."""
-    first, rest = columns[0], columns[1:]
-    head = f"t.{quote_ident(first)} > {literals[0]}"
-    if not rest:
-        return head
-    return f"({head} OR (t.{quote_ident(first)} = {literals[0]} AND {_greater_than(rest, literals[1:])}))"
-
-
 def source_select_list(table):
     """The SELECT list of a table: every raw column but `ingested_at`; text columns CAST AS CHAR.
 
@@ -176,48 +180,158 @@ def source_select_list(table):
     return ", ".join(items)
 
 
-def incremental_query(table, watermark, bound):
-    """The SELECT of the rows after `watermark` (None on the first run) up to `bound`, ordered.
+def _row_compare(columns, literals, op):
+    """SQL for the row comparison (c1, c2, ...) op (v1, v2, ...), op `>` or `<=`, spelt out so MySQL
+    uses the (`updated_at`, key) index: `>` is lexicographic "after", `<=` "not after"."""
+    first, rest = columns[0], columns[1:]
+    column = f"t.{quote_ident(first)}"
+    if not rest:
+        return f"{column} {op} {literals[0]}"
+    strict = ">" if op == ">" else "<"
+    inner = _row_compare(rest, literals[1:], op)
+    return f"({column} {strict} {literals[0]} OR ({column} = {literals[0]} AND {inner}))"
 
-    `watermark` is `{"updated_at": "<datetime text>", "key": {<pk column>: <int>, ...}}`.
-    """
+
+def _order_literals(table, position, what):
+    """The literals of a position in the (`updated_at`, key) order: `{"updated_at", "key": {...}}`."""
+    pk = PRIMARY_KEYS[table]
+    key = position.get("key", {})
+    missing = [column for column in pk if column not in key]
+    if missing:
+        raise ValueError(f"{what} of {table} lacks key column(s) {', '.join(missing)}: {position!r}")
+    return [sql_datetime_literal(position["updated_at"])] + [sql_int_literal(key[column]) for column in pk]
+
+
+def _range_conditions(table, watermark, bound=None, end=None):
+    """WHERE conditions of the rows after `watermark` (None: from the start), not after `end` (a
+    position in the order) and with `updated_at` not after `bound` (datetime text)."""
     if table not in PRIMARY_KEYS:
         raise ValueError(f"unknown MySQL table {table!r}; expected one of {', '.join(PRIMARY_KEYS)}")
-    pk = PRIMARY_KEYS[table]
+    order = ("updated_at",) + PRIMARY_KEYS[table]
     conditions = []
     if watermark is not None:
-        key = watermark.get("key", {})
-        missing = [column for column in pk if column not in key]
-        if missing:
-            raise ValueError(f"watermark of {table} lacks key column(s) {', '.join(missing)}: {watermark!r}")
-        since = sql_datetime_literal(watermark["updated_at"])
+        literals = _order_literals(table, watermark, "watermark")
         # The plain range condition lets MySQL seek the (updated_at, pk) index; the row comparison
         # then drops the rows of the watermark's own timestamp that were already taken.
-        conditions.append(f"t.`updated_at` >= {since}")
-        literals = [since] + [sql_int_literal(key[column]) for column in pk]
-        conditions.append(_greater_than(("updated_at",) + pk, literals))
-    conditions.append(f"t.`updated_at` <= {sql_datetime_literal(bound)}")
-    order = ", ".join(f"t.{quote_ident(column)}" for column in ("updated_at",) + pk)
+        conditions.append(f"t.`updated_at` >= {literals[0]}")
+        conditions.append(_row_compare(order, literals, ">"))
+    if end is not None:
+        literals = _order_literals(table, end, "chunk end")
+        conditions.append(f"t.`updated_at` <= {literals[0]}")
+        conditions.append(_row_compare(order, literals, "<="))
+    if bound is not None:
+        conditions.append(f"t.`updated_at` <= {sql_datetime_literal(bound)}")
+    return " AND ".join(conditions)
+
+
+def _order_by(table):
+    return ", ".join(f"t.{quote_ident(column)}" for column in ("updated_at",) + PRIMARY_KEYS[table])
+
+
+def chunk_end_query(table, watermark, bound, chunk_rows):
+    """The SELECT of the position that ends the next chunk: the last of the first `chunk_rows` rows
+    after `watermark` up to `bound`, in (`updated_at`, key) order; no row when none is left.
+
+    The inner SELECT reads only the index on (`updated_at`, key), at most `chunk_rows` entries.
+    """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"chunk size must be a positive integer, got {chunk_rows!r}")
+    pk = PRIMARY_KEYS.get(table, ())
+    columns = ", ".join(f"t.{quote_ident(column)}" for column in ("updated_at",) + pk)
+    outer = ", ".join(
+        ["CAST(c.`updated_at` AS CHAR) AS `updated_at`"] + [f"c.{quote_ident(column)}" for column in pk]
+    )
+    conditions = _range_conditions(table, watermark, bound=bound)
+    inner = (
+        f"SELECT {columns} FROM {quote_ident(table)} AS t WHERE {conditions}"
+        f" ORDER BY {_order_by(table)} LIMIT {chunk_rows}"
+    )
+    last = ", ".join(f"c.{quote_ident(column)} DESC" for column in ("updated_at",) + pk)
+    return f"SELECT {outer} FROM ({inner}) AS c ORDER BY {last} LIMIT 1"
+
+
+def chunk_query(table, watermark, end):
+    """The SELECT of one chunk's rows: after `watermark`, up to and including the position `end`.
+
+    Unordered: Spark reads it in partitions, and the chunk is committed as a whole.
+    """
+    conditions = _range_conditions(table, watermark, end=end)
+    return f"SELECT {source_select_list(table)} FROM {quote_ident(table)} AS t WHERE {conditions}"
+
+
+def chunk_stats_query(table, watermark, end):
+    """Row count and the range of the first key column of one chunk, to split its read."""
+    split = quote_ident(PRIMARY_KEYS[table][0])
+    conditions = _range_conditions(table, watermark, end=end)
     return (
-        f"SELECT {source_select_list(table)} FROM {quote_ident(table)} AS t"
-        f" WHERE {' AND '.join(conditions)} ORDER BY {order}"
+        f"SELECT COUNT(*) AS row_count, MIN(t.{split}) AS low, MAX(t.{split}) AS high"
+        f" FROM {quote_ident(table)} AS t WHERE {conditions}"
     )
 
 
-def next_watermark(rows, table, previous):
-    """The max (`updated_at`, primary key) over extracted rows, or `previous` when there are none.
-
-    Rows are mappings with `updated_at` (MySQL datetime text) and the primary key columns.
-    """
+def position_of(row, table):
+    """A row of `chunk_end_query` as a position in the order (the watermark's shape)."""
     pk = PRIMARY_KEYS[table]
-    best = None
-    best_order = None
-    for row in rows:
-        order = (parse_mysql_datetime(row["updated_at"]),) + tuple(int(row[column]) for column in pk)
-        if best_order is None or order > best_order:
-            best_order = order
-            best = {"updated_at": row["updated_at"], "key": {column: int(row[column]) for column in pk}}
-    return best if best is not None else previous
+    return {"updated_at": row["updated_at"], "key": {column: int(row[column]) for column in pk}}
+
+
+def read_partitions(table, stats, max_partitions):
+    """Spark JDBC options that split one chunk's read on the first primary key column.
+
+    Spark reads `numPartitions` slices of [lowerBound, upperBound) of `partitionColumn` in parallel
+    (the first and last slices are open-ended, so no row is left out whatever the bounds). The
+    first key column is an indexed integer, which also splits `order_items` (by order) evenly enough.
+    """
+    if isinstance(max_partitions, bool) or not isinstance(max_partitions, int) or max_partitions < 1:
+        raise ValueError(f"read partitions must be a positive integer, got {max_partitions!r}")
+    count, low, high = int(stats["row_count"]), stats["low"], stats["high"]
+    if count == 0 or low is None or high is None:
+        return {}
+    low, high = int(low), int(high)
+    partitions = min(max_partitions, count, high - low + 1)
+    if partitions < 2:
+        return {}
+    return {
+        "partitionColumn": PRIMARY_KEYS[table][0],
+        "lowerBound": str(low),
+        "upperBound": str(high + 1),
+        "numPartitions": str(partitions),
+    }
+
+
+def extract_in_chunks(table, state, bound, chunk_rows, query_one, land_chunk):
+    """Lands the rows after the committed watermark up to `bound` in chunks of at most `chunk_rows`,
+    in (`updated_at`, key) order; returns the number of rows landed.
+
+    `query_one(sql)` answers a SELECT with its first row as a dict (or None); `land_chunk(chunk,
+    state)` lands one chunk (`{"index", "watermark", "end", "rows", "query", "stats"}`), commits
+    `end` as the new watermark and returns the committed state. A run that dies after chunk k has
+    committed k's end, so its rerun starts with the chunk after it and lands nothing twice.
+    """
+    total = 0
+    index = 0
+    while True:
+        watermark = state.get("watermark")
+        end_row = query_one(chunk_end_query(table, watermark, bound, chunk_rows))
+        if end_row is None:
+            return total
+        end = position_of(end_row, table)
+        stats = query_one(chunk_stats_query(table, watermark, end))
+        rows = int(stats["row_count"])
+        chunk = {
+            "index": index,
+            "watermark": watermark,
+            "end": end,
+            "rows": rows,
+            "query": chunk_query(table, watermark, end),
+            "stats": stats,
+        }
+        state = land_chunk(chunk, state)
+        total += rows
+        index += 1
+        if rows < chunk_rows:
+            # A short chunk took every row up to the bound: no need to ask again.
+            return total
 
 
 def jdbc_url(conf, database, require_tls):
@@ -237,62 +351,111 @@ def parse_tables(text):
     return tables
 
 
-def _read_jdbc(spark, url, conf, query):
+def optional_int_arg(argv, name, default):
+    """A positive integer job argument `--<name> N` that may be absent (getResolvedOptions cannot
+    express optional arguments), else `default`."""
+    flag = f"--{name}"
+    for index, value in enumerate(argv):
+        if value == flag and index + 1 < len(argv):
+            text = argv[index + 1]
+            if not re.fullmatch(r"[1-9][0-9]*", text):
+                raise ValueError(f"{flag} must be a positive integer, got {text!r}")
+            return int(text)
+    return default
+
+
+def database_credentials(conf, secret_id, secrets=None):
+    """(user, password) for the JDBC reads.
+
+    `GlueContext.extract_jdbc_conf` resolves the connection's secret into `user` and `password` on
+    most Glue versions; when it does not, the secret is read from Secrets Manager, in the shape Glue
+    connections use: a JSON object with `username` and `password`.
+    """
+    if conf.get("user") and conf.get("password"):
+        return conf["user"], conf["password"]
+    if not secret_id:
+        raise ValueError("the Glue connection gave no user and password, and --secret_id is empty")
+    if secrets is None:
+        import boto3
+
+        secrets = boto3.client("secretsmanager")
+    answer = secrets.get_secret_value(SecretId=secret_id)
+    expected = 'expected a JSON object such as {"username": "...", "password": "..."}'
+    text = answer.get("SecretString")
+    if text is None:
+        raise ValueError(f"secret {secret_id} has no SecretString; {expected}")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError(f"secret {secret_id} is not JSON; {expected}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"secret {secret_id} is not a JSON object; {expected}")
+    missing = [name for name in ("username", "password") if not value.get(name)]
+    if missing:
+        raise ValueError(f"secret {secret_id} lacks {' and '.join(missing)}; {expected}")
+    return value["username"], value["password"]
+
+
+def _jdbc_reader(spark, url, credentials):
+    user, password = credentials
     return (
         spark.read.format("jdbc")
         .option("url", url)
         .option("driver", "com.mysql.cj.jdbc.Driver")
-        .option("user", conf["user"])
-        .option("password", conf["password"])
-        .option("query", query)
+        .option("user", user)
+        .option("password", password)
         .option("fetchsize", "10000")
-        .load()
     )
 
 
-def extract_table(spark, store, bucket, url, conf, table, lag_seconds, started):
-    """Extracts one table; returns the number of rows published."""
-    from pyspark import StorageLevel
+def _query_one(spark, url, credentials, query):
+    row = _jdbc_reader(spark, url, credentials).option("query", query).load().first()
+    return None if row is None else row.asDict()
+
+
+def extract_table(spark, store, bucket, url, credentials, table, lag_seconds, started, chunk_rows, partitions):
+    """Extracts one table in committed chunks; returns the number of rows published."""
     from pyspark.sql import functions as F
 
     key = state_key(SOURCE, table)
     state = recover(store, key, store.read_json(key), SOURCE, table)
-    watermark = state.get("watermark")
-
-    db_now = _read_jdbc(spark, url, conf, "SELECT CAST(NOW(6) AS CHAR) AS db_now").first()["db_now"]
+    db_now = _query_one(spark, url, credentials, "SELECT CAST(NOW(6) AS CHAR) AS db_now")["db_now"]
     bound = upper_bound(db_now, lag_seconds)
-    query = incremental_query(table, watermark, bound)
-    print(f"mysql.{table}: extracting after {watermark} up to {bound}")
-
+    print(f"mysql.{table}: extracting after {state.get('watermark')} up to {bound} in chunks of {chunk_rows} rows")
     columns = RAW_TABLES[table]["columns"]
-    rows = (
-        _read_jdbc(spark, url, conf, query)
-        .withColumn("ingested_at", F.lit(timestamp_text(started)).cast("timestamp"))
-        .selectExpr(*spark_select_exprs(columns))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    try:
-        count = rows.count()
-        pk = PRIMARY_KEYS[table]
-        if count == 0:
-            print(f"mysql.{table}: no new or changed rows")
-            return 0
-        # The rows are persisted, so the max and the written files come from the same read.
-        ordering = [F.col("updated_at").desc()] + [F.col(column).desc() for column in pk]
-        top = rows.select("updated_at", *pk).orderBy(*ordering).limit(1).collect()
-        new_watermark = next_watermark([row.asDict() for row in top], table, watermark)
+    partition = partition_prefix(RAW_TABLES[table]["location"], ingest_date_for(sys.argv, started))
 
+    def land_chunk(chunk, state):
+        # `query` cannot be split by Spark; a derived table in `dbtable` can (Spark JDBC docs).
+        reader = _jdbc_reader(spark, url, credentials).option("dbtable", f"({chunk['query']}) AS c360_chunk")
+        for name, value in read_partitions(table, chunk["stats"], partitions).items():
+            reader = reader.option(name, value)
+        rows = (
+            reader.load()
+            .withColumn("ingested_at", F.lit(timestamp_text(started)).cast("timestamp"))
+            .selectExpr(*spark_select_exprs(columns))
+        )
         run_id = new_run_id(started)
         staging = staging_prefix(SOURCE, table, run_id)
         rows.write.mode("overwrite").parquet(s3_url(bucket, staging))
-        partition = partition_prefix(RAW_TABLES[table]["location"], ingest_date_for(sys.argv, started))
-        last_run = {"run_id": run_id, "rows": count, "upper_bound": bound, "partition": partition}
-        committed = {"watermark": new_watermark, "last_run": last_run}
+        last_run = {
+            "run_id": run_id,
+            "chunk": chunk["index"],
+            "rows": chunk["rows"],
+            "upper_bound": bound,
+            "partition": partition,
+        }
+        committed = {"watermark": chunk["end"], "last_run": last_run}
         published = publish(store, key, state, staging, partition, run_id, committed)
-        print(f"mysql.{table}: {count} rows in {len(published)} files; watermark {new_watermark}")
-        return count
-    finally:
-        rows.unpersist()
+        print(f"mysql.{table}: chunk {chunk['index']}: {chunk['rows']} rows in {len(published)} files; watermark {chunk['end']}")
+        return committed
+
+    total = extract_in_chunks(
+        table, state, bound, chunk_rows, lambda query: _query_one(spark, url, credentials, query), land_chunk
+    )
+    if total == 0:
+        print(f"mysql.{table}: no new or changed rows")
+    return total
 
 
 def main():
@@ -306,6 +469,7 @@ def main():
             "JOB_NAME",
             "raw_bucket",
             "connection_name",
+            "secret_id",
             "mysql_database",
             "mysql_tables",
             "safety_lag_seconds",
@@ -316,13 +480,20 @@ def main():
     spark = glue_context.spark_session
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     started = utc_now()
+    chunk_rows = optional_int_arg(sys.argv, "chunk_rows", DEFAULT_CHUNK_ROWS)
+    # One JDBC connection per executor core by default: enough to keep the workers busy without
+    # opening more connections than the job can use.
+    partitions = optional_int_arg(sys.argv, "read_partitions", spark.sparkContext.defaultParallelism)
     conf = glue_context.extract_jdbc_conf(args["connection_name"])
+    credentials = database_credentials(conf, args["secret_id"])
     url = jdbc_url(conf, args["mysql_database"], args["require_tls"].lower() == "true")
     store = S3Store(args["raw_bucket"])
     lag = float(args["safety_lag_seconds"])
     total = 0
     for table in parse_tables(args["mysql_tables"]):
-        total += extract_table(spark, store, args["raw_bucket"], url, conf, table, lag, started)
+        total += extract_table(
+            spark, store, args["raw_bucket"], url, credentials, table, lag, started, chunk_rows, partitions
+        )
     print(f"mysql: {total} rows extracted")
 
 

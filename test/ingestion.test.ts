@@ -7,7 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
 import { DataCatalog } from '../lib/constructs/data-catalog.js';
 import { DataLakeStorage } from '../lib/constructs/data-lake-storage.js';
-import { Ingestion, type IngestionProps } from '../lib/constructs/ingestion.js';
+import {
+  DynamoDbExtraction,
+  HistoryLanding,
+  Ingestion,
+  type IngestionProps,
+  MysqlExtraction,
+} from '../lib/constructs/ingestion.js';
 import { allTables } from '../lib/schema/tables.js';
 import { synthStack } from './helpers/stack.js';
 
@@ -83,6 +89,29 @@ describe('Ingestion in the default Customer 360 stack', () => {
     { source: 'history', name: 'customer360-land-history', script: 'land_history.py', timeout: 60 },
   ] as const;
 
+  it('keeps the logical ids of the deployed jobs, roles, connection and crawler', () => {
+    // A changed logical id would make CloudFormation replace a resource whose name is fixed (the
+    // job, connection and crawler names), which fails. CDK's id is the path's names (less
+    // `Resource`) and the first 8 hex digits of the MD5 of the path: e.g. md5("Ingestion/
+    // ExtractMysqlJob") starts 6cbe1db6, md5("Ingestion/ExtractMysqlRole/Resource") fda3c1f4.
+    const ids = Object.keys(template.toJSON().Resources).filter((id) => id.startsWith('Ingestion'));
+    expect(ids.sort()).toEqual([
+      'IngestionExtractDynamoDbJobA04D47B9',
+      'IngestionExtractDynamoDbRole93BF15A6',
+      'IngestionExtractDynamoDbRoleDefaultPolicy91C6A663',
+      'IngestionExtractMysqlJob6CBE1DB6',
+      'IngestionExtractMysqlRoleDefaultPolicyBDD5F93E',
+      'IngestionExtractMysqlRoleFDA3C1F4',
+      'IngestionHistoryCrawler142D51A1',
+      'IngestionHistoryCrawlerRole2A2063B5',
+      'IngestionHistoryCrawlerRoleDefaultPolicy67C9EC26',
+      'IngestionLandHistoryJob9045FEEF',
+      'IngestionLandHistoryRole58DDE382',
+      'IngestionLandHistoryRoleDefaultPolicy7389E917',
+      'IngestionMysqlConnectionB8B314DB',
+    ]);
+  });
+
   it('creates one Glue job per source', () => {
     template.resourceCountIs('AWS::Glue::Job', 3);
   });
@@ -112,8 +141,34 @@ describe('Ingestion in the default Customer 360 stack', () => {
         '--enable-metrics': 'true',
         '--extra-py-files': { 'Fn::Sub': Match.stringLikeRegexp('/[0-9a-f]{64}\\.zip$') },
         '--raw_bucket': { Ref: Match.stringLikeRegexp('^StorageRawBucket') },
+        '--conf':
+          'spark.hadoop.fs.s3.useDirectoryHeaderAsFolderObject=true --conf spark.hadoop.fs.s3.folderObject.autoAction.disabled=true',
       }),
     });
+  });
+
+  it('keeps the folder markers of Spark writes inside the prefixes each job may write', () => {
+    // The object keys a role may put, as globs (`*` matches any run of characters).
+    const writable = (role: RegExp) =>
+      resourcesOf(statementWith(statementsOf(template, role), 's3:PutObject')).map((resource) => {
+        const glob = /"\/([^"]+)"\]\]\}$/.exec(resource)?.[1] ?? '';
+        return new RegExp(`^${glob.replace(/[.$]/g, '\\$&').replace(/\*/g, '.*')}$`);
+      });
+    const mayWrite = (role: RegExp, key: string) => writable(role).some((glob) => glob.test(key));
+    // Worked by hand from EMRFS's marker names for the staging folder of one run: with directory
+    // headers, `<dir>/` for the folder and its parent; by default `<dir>_$folder$` and the parent's.
+    const staging = [
+      { role: MYSQL_ROLE, folder: '_tmp/mysql/orders' },
+      { role: DYNAMODB_ROLE, folder: '_tmp/dynamodb/customer-interactions' },
+      { role: HISTORY_ROLE, folder: '_tmp/history/manifest' },
+    ];
+    for (const { role, folder } of staging) {
+      expect(mayWrite(role, `${folder}/20240501T030000Z-0a1b2c3d/`)).toBe(true);
+      expect(mayWrite(role, `${folder}/20240501T030000Z-0a1b2c3d/_temporary/0/`)).toBe(true);
+      expect(mayWrite(role, `${folder}/`)).toBe(true);
+      expect(mayWrite(role, `${folder}_$folder$`)).toBe(false);
+      expect(mayWrite(role, '_tmp_$folder$')).toBe(false);
+    }
   });
 
   it.each(jobs)('ships $script as the script of $name', (job) => {
@@ -142,6 +197,8 @@ describe('Ingestion in the default Customer 360 stack', () => {
       Connections: { Connections: [{ Ref: connection }] },
       DefaultArguments: Match.objectLike({
         '--connection_name': { Ref: connection },
+        '--secret_id': 'customer360/mysql',
+        '--chunk_rows': '1000000',
         '--mysql_database': 'retail',
         '--mysql_tables': 'customers,products,orders,order_items',
         '--safety_lag_seconds': '5',
@@ -240,6 +297,11 @@ describe('Ingestion in the default Customer 360 stack', () => {
   it('lets only the MySQL job read the database secret, by its name with the random suffix', () => {
     const secret = statementWith(statementsOf(template, MYSQL_ROLE), 'secretsmanager:GetSecretValue');
     expect(resourcesOf(secret)).toEqual([expect.stringContaining(':secret:customer360/mysql-??????"')]);
+    // Only the value: Glue resolves the connection's secret with it, and so does the job's fallback.
+    const secretActions = statementsOf(template, MYSQL_ROLE)
+      .flatMap(actionsOf)
+      .filter((action) => action.startsWith('secretsmanager:'));
+    expect(secretActions).toEqual(['secretsmanager:GetSecretValue']);
     for (const role of [DYNAMODB_ROLE, HISTORY_ROLE, CRAWLER_ROLE]) {
       const actions = statementsOf(template, role).flatMap(actionsOf);
       expect(actions.filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
@@ -395,6 +457,10 @@ describe('Ingestion with a configured deployment', () => {
   it('reads the secret by its complete or partial ARN', () => {
     const secret = statementWith(statementsOf(template, MYSQL_ROLE), 'secretsmanager:GetSecretValue');
     expect(secret.Resource).toEqual([secretArn, `${secretArn}-??????`]);
+    template.hasResourceProperties('AWS::Glue::Job', {
+      Name: 'shop-lake-extract-mysql',
+      DefaultArguments: Match.objectLike({ '--secret_id': secretArn }),
+    });
   });
 
   it('extracts and may write only the configured MySQL tables', () => {
@@ -476,6 +542,7 @@ describe('Ingestion props', () => {
       dynamoDbTimeoutMinutes: 240,
       safetyLagSeconds: 10,
       requireTls: false,
+      mysqlChunkRows: 250_000,
     });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Glue::Job', {
@@ -483,7 +550,11 @@ describe('Ingestion props', () => {
       WorkerType: 'G.2X',
       NumberOfWorkers: 5,
       Timeout: 30,
-      DefaultArguments: Match.objectLike({ '--safety_lag_seconds': '10', '--require_tls': 'false' }),
+      DefaultArguments: Match.objectLike({
+        '--safety_lag_seconds': '10',
+        '--require_tls': 'false',
+        '--chunk_rows': '250000',
+      }),
     });
     template.hasResourceProperties('AWS::Glue::Job', { Name: 'customer360-extract-dynamodb', Timeout: 240 });
     template.hasResourceProperties('AWS::Glue::Connection', {
@@ -491,6 +562,24 @@ describe('Ingestion props', () => {
         ConnectionProperties: Match.objectLike({ JDBC_ENFORCE_SSL: 'false' }),
       }),
     });
+  });
+
+  it('composes one construct per job, each with its own role', () => {
+    const { ingestion } = build();
+    const mysql = ingestion.node.findChild('Mysql');
+    const dynamodb = ingestion.node.findChild('DynamoDb');
+    const history = ingestion.node.findChild('History');
+    expect(mysql).toBeInstanceOf(MysqlExtraction);
+    expect(dynamodb).toBeInstanceOf(DynamoDbExtraction);
+    expect(history).toBeInstanceOf(HistoryLanding);
+    expect(ingestion.roles).toEqual({
+      mysql: (mysql as MysqlExtraction).role,
+      dynamodb: (dynamodb as DynamoDbExtraction).role,
+      history: (history as HistoryLanding).role,
+      crawler: (history as HistoryLanding).crawlerRole,
+    });
+    expect(ingestion.jobs.mysql).toBe((mysql as MysqlExtraction).job);
+    expect(ingestion.jobs.mysql.name).toBe('customer360-extract-mysql');
   });
 
   it('lets a grantee start and follow the three jobs only', () => {
@@ -522,6 +611,13 @@ describe('Ingestion props', () => {
   it('rejects a name prefix Glue names should not have', () => {
     expect(() => build({ namePrefix: 'My_Lake' })).toThrow(
       'namePrefix must be lowercase letters, digits and hyphens, got "My_Lake"',
+    );
+  });
+
+  it('rejects a chunk size that is not a positive integer', () => {
+    expect(() => build({ mysqlChunkRows: 0 })).toThrow('mysqlChunkRows must be a positive integer, got 0');
+    expect(() => build({ mysqlChunkRows: 1.5 })).toThrow(
+      'mysqlChunkRows must be a positive integer, got 1.5',
     );
   });
 

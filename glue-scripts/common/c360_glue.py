@@ -185,10 +185,27 @@ class S3Store:
         )
 
     def delete(self, keys):
+        """Deletes keys, 1,000 per request; fails naming every key S3 could not delete.
+
+        In quiet mode DeleteObjects answers HTTP 200 and lists only the keys it failed to delete (for
+        example AccessDenied outside the role's prefixes), so the answer must be read: an undeleted
+        staging or partly published file would otherwise be left behind silently.
+        """
         keys = list(keys)
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            errors = delete_errors(answer)
+            if errors:
+                raise RuntimeError(f"could not delete from s3://{self.bucket}: {'; '.join(errors)}")
+
+
+def delete_errors(answer):
+    """`<key>: <code> <message>` for each per-key error of a DeleteObjects answer."""
+    return [
+        f"{error.get('Key')}: {error.get('Code')} {error.get('Message')}".rstrip()
+        for error in answer.get("Errors", [])
+    ]
 
 
 def recover(store, key, state, source, name):

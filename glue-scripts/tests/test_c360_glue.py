@@ -56,6 +56,24 @@ class FakeStore:
             self.objects.pop(key, None)
 
 
+class FakeS3Client:
+    """Answers DeleteObjects as S3 does in quiet mode: only the keys it failed to delete, in `Errors`."""
+
+    def __init__(self, errors=None):
+        self.errors = errors or {}
+        self.requests = []
+
+    def delete_objects(self, **request):
+        self.requests.append(request)
+        failed = [item["Key"] for item in request["Delete"]["Objects"] if item["Key"] in self.errors]
+        answer = {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        if failed:
+            answer["Errors"] = [
+                {"Key": key, "Code": self.errors[key][0], "Message": self.errors[key][1]} for key in failed
+            ]
+        return answer
+
+
 STATE = "_state/mysql/orders.json"
 PARTITION = "mysql/orders/ingest_date=2024-05-01/"
 
@@ -173,6 +191,25 @@ class PublishTests(unittest.TestCase):
 
     def test_recover_of_a_first_run_starts_from_an_empty_state(self):
         self.assertEqual(recover(FakeStore(), STATE, None, "mysql", "orders"), {})
+
+    def test_s3_store_delete_fails_naming_the_keys_s3_did_not_delete(self):
+        client = FakeS3Client(
+            errors={"_tmp/mysql/orders/R1/b.parquet": ("AccessDenied", "Access Denied")}
+        )
+        store = c360_glue.S3Store("raw", client)
+        keys = ["_tmp/mysql/orders/R1/a.parquet", "_tmp/mysql/orders/R1/b.parquet"]
+        with self.assertRaisesRegex(
+            RuntimeError,
+            r"^could not delete from s3://raw: _tmp/mysql/orders/R1/b\.parquet: AccessDenied Access Denied$",
+        ):
+            store.delete(keys)
+        # One quiet request for both keys; the key that was deleted stays deleted.
+        self.assertEqual(client.requests, [{"Bucket": "raw", "Delete": {"Objects": [{"Key": k} for k in keys], "Quiet": True}}])
+
+    def test_s3_store_delete_sends_at_most_1000_keys_per_request(self):
+        client = FakeS3Client()
+        c360_glue.S3Store("raw", client).delete(f"k{i}" for i in range(1001))
+        self.assertEqual([len(r["Delete"]["Objects"]) for r in client.requests], [1000, 1])
 
     def test_s3_store_is_importable_without_boto3(self):
         self.assertTrue(callable(c360_glue.S3Store))

@@ -18,8 +18,10 @@ from extract_dynamodb import (  # noqa: E402
     flatten_item,
     item_from_export_line,
     manifest_files_key,
+    next_export,
     pitr_window,
     plan_export,
+    record_failure,
 )
 
 UTC = timezone.utc
@@ -170,6 +172,67 @@ class PlanTests(unittest.TestCase):
         self.assertEqual(client_token(arn, plan), client_token(arn, dict(plan)))
         self.assertNotEqual(client_token(arn, plan), client_token(arn, other))
         self.assertRegex(client_token(arn, plan), r"^[0-9a-f]{32}$")
+
+
+class RetryTests(unittest.TestCase):
+    """What a rerun requests after a failed export, and after a run that died while one was running."""
+
+    arn = "arn:aws:dynamodb:us-east-1:111122223333:table/t"
+    # Two days behind: the window is capped at 24 hours, so every rerun plans this same window.
+    state = {"exported_to": "2024-05-01T03:00:00+00:00"}
+    latest = datetime(2024, 5, 3, 10, 0, tzinfo=UTC)
+    window = {"type": "INCREMENTAL_EXPORT", "from": "2024-05-01T03:00:00+00:00", "to": "2024-05-02T03:00:00+00:00"}
+    failed = {"ExportArn": f"{arn}/export/01-a", "ExportStatus": "FAILED", "FailureCode": "S3NoSuchBucket", "FailureMessage": "gone"}
+
+    def test_a_retry_after_a_failed_export_requests_it_again_with_a_new_token(self):
+        first = next_export(self.state, EARLIEST, self.latest)
+        self.assertEqual(first, {"plan": self.window, "attempt": 0})
+        after_failure = record_failure({**self.state, "in_progress": {**first, "export_arn": self.failed["ExportArn"]}}, first, self.failed)
+        self.assertNotIn("in_progress", after_failure)
+        self.assertEqual(after_failure["exported_to"], self.state["exported_to"])
+        self.assertEqual(
+            after_failure["failed_exports"],
+            [{"plan": self.window, "attempt": 0, "export_arn": f"{self.arn}/export/01-a", "status": "FAILED",
+              "failure_code": "S3NoSuchBucket", "failure_message": "gone"}],
+        )
+
+        retry = next_export(after_failure, EARLIEST, self.latest)
+        self.assertEqual(retry, {"plan": self.window, "attempt": 1})
+        self.assertNotEqual(client_token(self.arn, retry["plan"], retry["attempt"]), client_token(self.arn, first["plan"], 0))
+        request = export_request(self.arn, "raw", "k", "t", retry["plan"], retry["attempt"])
+        self.assertEqual(request["ClientToken"], client_token(self.arn, self.window, 1))
+
+        # A second failure of the same window makes a third token; failures of other windows do not count.
+        twice = record_failure(after_failure, retry, {**self.failed, "ExportArn": f"{self.arn}/export/02-b"})
+        other = {**self.window, "to": "2024-05-02T04:00:00+00:00"}
+        twice["failed_exports"].append({"plan": other, "attempt": 0})
+        third = next_export(twice, EARLIEST, self.latest)
+        self.assertEqual(third["attempt"], 2)
+        tokens = {client_token(self.arn, self.window, attempt) for attempt in (0, 1, 2)}
+        self.assertEqual(len(tokens), 3)
+
+    def test_a_retry_while_the_export_runs_follows_it_with_the_same_token(self):
+        running = {"plan": self.window, "attempt": 1, "export_arn": f"{self.arn}/export/03-c"}
+        state = {**self.state, "failed_exports": [{"plan": self.window, "attempt": 0}], "in_progress": running}
+        self.assertEqual(next_export(state, EARLIEST, self.latest), running)
+
+        # The run died after recording the request but before the ARN: the same plan and attempt
+        # give the same token, so DynamoDB returns the export it already started.
+        unrecorded = {**state, "in_progress": {"plan": self.window, "attempt": 1}}
+        again = next_export(unrecorded, EARLIEST, self.latest)
+        self.assertEqual(again, {"plan": self.window, "attempt": 1})
+        self.assertEqual(
+            export_request(self.arn, "raw", "k", "t", again["plan"], again["attempt"])["ClientToken"],
+            client_token(self.arn, self.window, 1),
+        )
+
+    def test_an_in_progress_export_recorded_before_attempts_existed_is_attempt_0(self):
+        legacy = {**self.state, "in_progress": {"plan": self.window, "export_arn": "arn:x"}}
+        self.assertEqual(next_export(legacy, EARLIEST, self.latest)["attempt"], 0)
+
+    def test_the_attempt_must_be_a_count(self):
+        with self.assertRaisesRegex(ValueError, "non-negative integer"):
+            client_token(self.arn, self.window, -1)
 
 
 class ManifestTests(unittest.TestCase):
