@@ -4,9 +4,11 @@ import { dateFormatProblem, isCalendarDate, scheduleExpressionProblem, timeZoneP
 /**
  * The one typed configuration of a Customer 360 deployment.
  *
- * Every key has a default so that `cdk synth` works on a fresh clone with no account and no
- * credentials; a deployment overrides what it needs in `customer360.config.json` (or the file named
- * by the `config` context key). Objects are strict: a misspelt key is an error, not a silent default.
+ * Every key has a default so that local runs and `cdk synth -c allowPlaceholders=true` work on a
+ * fresh clone with no account and no credentials; a deployment overrides what it needs in
+ * `customer360.config.json` (or the file named by the `config` context key), and must replace the
+ * MySQL placeholders (lib/config/deployable.ts). Objects are strict: a misspelt key is an error, not
+ * a silent default.
  */
 
 const glueName = z
