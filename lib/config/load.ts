@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
+import { legacyIdPatternProblem } from './re2.js';
 import { type Customer360Config, configSchema } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'customer360.config.json';
@@ -58,6 +59,25 @@ export function parseConfig(input: unknown, source = 'configuration'): Customer3
 }
 
 /**
+ * Problems that only the engines' own parsers find: the legacy id pattern against a real RE2. Kept
+ * out of the schema so that code parsing an already-validated configuration (the prepare-query
+ * Lambda) does not load RE2.
+ */
+export function engineProblems(config: Customer360Config): string[] {
+  const pattern = config.sources.history.legacyIdPattern;
+  const problem = pattern === null ? undefined : legacyIdPatternProblem(pattern);
+  return problem === undefined ? [] : [`sources.history.legacyIdPattern: got ${show(pattern)}; ${problem}`];
+}
+
+/** `parseConfig` plus `engineProblems`: everything a configuration file must pass. */
+export function validateConfig(input: unknown, source = 'configuration'): Customer360Config {
+  const config = parseConfig(input, source);
+  const problems = engineProblems(config);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return config;
+}
+
+/**
  * Reads the configuration file (JSON). A missing default file means "all defaults"; a missing file
  * that was named explicitly is an error.
  */
@@ -66,7 +86,7 @@ export function loadConfig(file?: string, cwd = process.cwd()): Customer360Confi
   if (!existsSync(path)) {
     if (file !== undefined)
       throw new ConfigError(path, ['file not found; expected a JSON configuration file']);
-    return parseConfig({}, 'defaults');
+    return validateConfig({}, 'defaults');
   }
   let raw: unknown;
   try {
@@ -74,5 +94,5 @@ export function loadConfig(file?: string, cwd = process.cwd()): Customer360Confi
   } catch (error) {
     throw new ConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
   }
-  return parseConfig(raw, path);
+  return validateConfig(raw, path);
 }

@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { dateFormatProblem, isCalendarDate, scheduleExpressionProblem, timeZoneProblem } from './checks.js';
 
 /**
  * The one typed configuration of a Customer 360 deployment.
  *
- * Every key has a default so that `cdk synth` works on a fresh clone with no account and no
- * credentials; a deployment overrides what it needs in `customer360.config.json` (or the file named
- * by the `config` context key). Objects are strict: a misspelt key is an error, not a silent default.
+ * Every key has a default so that local runs and `cdk synth -c allowPlaceholders=true` work on a
+ * fresh clone with no account and no credentials; a deployment overrides what it needs in
+ * `customer360.config.json` (or the file named by the `config` context key), and must replace the
+ * MySQL placeholders (lib/config/deployable.ts). Objects are strict: a misspelt key is an error, not
+ * a silent default.
  */
 
 const glueName = z
@@ -17,11 +20,55 @@ const glueName = z
 
 const positiveInt = z.number().int().positive();
 
+/** Largest value of the SQL `int` (and Java int) that counts and caps are compared with. */
+export const SQL_INT_MAX = 2_147_483_647;
+
+/** A count or cap compared with a SQL count: a positive whole number that fits an `int`. */
+const countLimit = positiveInt.max(SQL_INT_MAX, `expected a whole number from 1 to ${SQL_INT_MAX} (SQL int)`);
+
+/**
+ * A money amount compared with `decimal(12, 2)` in SQL (`cast(x as decimal(12, 2))` in
+ * sql/marts/fraud_flags.sql): at most 10 digits before the point and 2 after, at least one cent.
+ */
+const moneyAmount = z
+  .number()
+  .min(0.01, 'expected at least 0.01')
+  .max(9_999_999_999.99, 'expected at most 9999999999.99 (SQL decimal(12, 2))')
+  .refine(
+    (value) => Math.abs(value * 100 - Math.round(value * 100)) < 1e-6,
+    'expected at most two decimal places (SQL decimal(12, 2))',
+  );
+
+/** A day window or age in days: `interval '1' day * n` and date arithmetic stay sane below ten years. */
+const dayCount = positiveInt.max(3650, 'expected a whole number of days from 1 to 3650');
+
+/** Issues of a zod refinement from a check that returns its problem as text. */
+function checkedBy(problem: (value: string) => string | undefined) {
+  return (value: string, ctx: z.core.$RefinementCtx<string>) => {
+    const message = problem(value);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', message, input: value });
+  };
+}
+
+/**
+ * Placeholders that let `cdk synth` run on a fresh clone. They cannot reach a database: a deployment
+ * sets them (see lib/config/deployable.ts, which refuses them for `cdk deploy`).
+ */
+export const MYSQL_PLACEHOLDERS = {
+  host: 'customer360-db.cluster-example.us-east-1.rds.amazonaws.com',
+  subnetId: 'subnet-00000000',
+  securityGroupIds: ['sg-00000000'],
+  availabilityZone: 'us-east-1a',
+} as const;
+
+/** A control character (C0, DEL or C1): never part of an address, and a NUL breaks the SQL. */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
 const emailAddress = z.email({ message: 'expected an email address' });
 
 export const mysqlSourceSchema = z.strictObject({
   /** Hostname of the RDS MySQL endpoint (or any MySQL-compatible server reachable from the VPC). */
-  host: z.string().min(1).default('customer360-db.cluster-example.us-east-1.rds.amazonaws.com'),
+  host: z.string().min(1).default(MYSQL_PLACEHOLDERS.host),
   port: z.number().int().min(1).max(65535).default(3306),
   database: z
     .string()
@@ -38,15 +85,15 @@ export const mysqlSourceSchema = z.strictObject({
       subnetId: z
         .string()
         .regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet id such as subnet-0123abcd')
-        .default('subnet-00000000'),
+        .default(MYSQL_PLACEHOLDERS.subnetId),
       securityGroupIds: z
         .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group id such as sg-0123abcd'))
         .min(1)
-        .default(['sg-00000000']),
+        .default([...MYSQL_PLACEHOLDERS.securityGroupIds]),
       availabilityZone: z
         .string()
         .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'expected an availability zone such as us-east-1a')
-        .default('us-east-1a'),
+        .default(MYSQL_PLACEHOLDERS.availabilityZone),
     })
     .prefault({}),
   /** Tables extracted incrementally on `updated_at`. */
@@ -85,23 +132,16 @@ export const historySourceSchema = z.strictObject({
   customerKey: z.enum(['legacy_id', 'email']).default('legacy_id'),
   /**
    * How a legacy customer id encodes the MySQL id of a customer who was migrated: a regular expression
-   * whose first group is that id (for example `L0000042` is customer 42). Legacy ids that do not match,
-   * or match no MySQL customer, become customers of their own. `null` when legacy ids carry no such link.
+   * whose one capture group is that id (for example `L0000042` is customer 42). Legacy ids that do not
+   * match, or match no MySQL customer, become customers of their own. `null` when legacy ids carry no
+   * such link. RE2 syntax; checked with a real RE2 when the configuration file is loaded (lib/config/re2.ts).
    */
-  legacyIdPattern: z
-    .string()
-    .min(1)
-    .refine((pattern) => {
-      try {
-        return new RegExp(pattern).source.includes('(');
-      } catch {
-        return false;
-      }
-    }, 'expected a regular expression with a capture group')
-    .nullable()
-    .default('^L0*([0-9]+)$'),
-  /** strftime-style format of the date column; ISO dates parse without it. */
-  dateFormat: z.string().min(1).default('%Y-%m-%d'),
+  legacyIdPattern: z.string().min(1).nullable().default('^L0*([0-9]+)$'),
+  /**
+   * Format of the date column for `date_parse` (Athena) and `strptime` (DuckDB): only the specifiers
+   * both read alike (lib/config/checks.ts).
+   */
+  dateFormat: z.string().min(1).superRefine(checkedBy(dateFormatProblem)).default('%Y-%m-%d'),
 });
 
 export const configSchema = z
@@ -140,14 +180,9 @@ export const configSchema = z
     schedule: z
       .strictObject({
         /** EventBridge Scheduler expression: `cron(...)` or `rate(...)`. */
-        expression: z
-          .string()
-          .regex(
-            /^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/,
-            'expected cron(...) or rate(N unit)',
-          )
-          .default('cron(0 3 * * ? *)'),
-        timezone: z.string().min(1).default('UTC'),
+        expression: z.string().superRefine(checkedBy(scheduleExpressionProblem)).default('cron(0 3 * * ? *)'),
+        /** IANA time zone the expression is evaluated in. */
+        timezone: z.string().superRefine(checkedBy(timeZoneProblem)).default('UTC'),
         enabled: z.boolean().default(true),
       })
       .prefault({}),
@@ -156,21 +191,22 @@ export const configSchema = z
         /** A customer is at risk when days since last order exceed k times their mean gap. */
         churnGapMultiplier: z.number().min(1).max(10).default(2),
         /** Look-back windows in days. */
-        rfmWindowDays: positiveInt.max(3650).default(365),
-        engagementWindowDays: positiveInt.max(3650).default(90),
+        rfmWindowDays: dayCount.default(365),
+        engagementWindowDays: dayCount.default(90),
         fraudWindowDays: positiveInt.max(365).default(30),
         fraud: z
           .strictObject({
-            maxDistinctIps: positiveInt.default(5),
-            maxLoginAttempts: positiveInt.default(20),
-            maxFailedLogins: positiveInt.default(10),
-            highValueOrderTotal: z.number().positive().default(1000),
-            maxOrdersInWindow: positiveInt.default(10),
+            maxDistinctIps: countLimit.default(5),
+            maxLoginAttempts: countLimit.default(20),
+            maxFailedLogins: countLimit.default(10),
+            /** Compared with order totals as decimal(12, 2). */
+            highValueOrderTotal: moneyAmount.default(1000),
+            maxOrdersInWindow: countLimit.default(10),
           })
           .prefault({}),
         topN: positiveInt.max(1000).default(10),
         /** A run stops before publishing when a source's newest record is older than this. */
-        maxSourceStalenessDays: positiveInt.default(3),
+        maxSourceStalenessDays: dayCount.default(3),
         /** A run stops before publishing when rejects exceed this share of a source's rows. */
         maxRejectShare: z.number().min(0).max(1).default(0.05),
       })
@@ -182,10 +218,18 @@ export const configSchema = z
          * merge customers. Compared after trimming and lower-casing.
          */
         blockedEmails: z
-          .array(z.string().min(3))
+          .array(
+            z
+              .string()
+              .min(3)
+              .refine(
+                (email) => !CONTROL_CHARACTER.test(email),
+                'expected an address without control characters (NUL, tab, newline...)',
+              ),
+          )
           .default(['test@test.com', 'noemail@example.com', 'none@none.com', 'walkin@store.local']),
         /** A customer that would gather more source ids than this is flagged in data quality, not merged. */
-        maxSourceIdsPerCustomer: positiveInt.default(25),
+        maxSourceIdsPerCustomer: countLimit.default(25),
       })
       .prefault({}),
     storage: z
@@ -212,6 +256,14 @@ export const configSchema = z
           .int()
           .min(10_000_000)
           .default(100 * 1024 ** 3),
+        /**
+         * First date of the projected date partitions (`ingest_date`, `run_date`) of every Glue table:
+         * Athena sees no partition before it, so set it no later than the oldest history.
+         */
+        partitionProjectionStart: z
+          .string()
+          .refine(isCalendarDate, 'expected a date written yyyy-MM-dd')
+          .default('2020-01-01'),
       })
       .prefault({}),
     alerts: z

@@ -38,6 +38,7 @@ export class Customer360Stack extends Stack {
       tables: allTables,
       databasePrefix: config.catalogPrefix,
       bytesScannedCutoffPerQuery: config.athena.bytesScannedCutoffPerQuery,
+      partitionProjectionStart: config.athena.partitionProjectionStart,
       removalPolicy,
     });
 
