@@ -103,12 +103,31 @@ describe('DataCatalog in the Customer 360 stack', () => {
     });
   });
 
-  it('puts stage tables in the stage bucket, partitioned by run date', () => {
+  it('puts stage tables in the stage bucket, partitioned by run date and an injected run id', () => {
     template.hasResourceProperties('AWS::Glue::Table', {
       DatabaseName: 'customer360_stage',
       TableInput: Match.objectLike({
         Name: stageOrders.name,
-        PartitionKeys: [Match.objectLike({ Name: 'run_date', Type: 'date' })],
+        PartitionKeys: [
+          Match.objectLike({ Name: 'run_date', Type: 'date' }),
+          Match.objectLike({ Name: 'run_id', Type: 'string' }),
+        ],
+        // Injected: Athena refuses a query that does not name the run, so nothing reads an unpublished one.
+        Parameters: Match.objectLike({
+          'projection.run_id.type': 'injected',
+          'projection.run_date.type': 'date',
+          'storage.location.template': {
+            'Fn::Join': [
+              '',
+              [
+                's3://',
+                { Ref: Match.stringLikeRegexp('StageBucket') },
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's template syntax, not JavaScript's
+                '/orders/run_date=${run_date}/run_id=${run_id}/',
+              ],
+            ],
+          },
+        }),
         StorageDescriptor: Match.objectLike({
           Location: {
             'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('StageBucket') }, '/orders/']],

@@ -32,7 +32,7 @@ describe('Pipeline state machine definition', () => {
 
   it('runs extract, stage, data quality and its gate, the marts in waves, then publishes', () => {
     const order: string[] = [];
-    let name: string | undefined = 'Use the given run date';
+    let name: string | undefined = 'Begin run';
     for (
       let state = name ? states[name] : undefined;
       name && state;
@@ -41,10 +41,15 @@ describe('Pipeline state machine definition', () => {
       order.push(name);
       name =
         (state.Next as string | undefined) ??
-        (state.Type === 'Choice' ? (state.Default as string) : undefined);
+        (state.Type === 'Choice'
+          ? ((state.Choices as { Next: string }[] | undefined)?.find((c) => name === 'Extract?' && c.Next)
+              ?.Next ?? (state.Default as string))
+          : undefined);
     }
     expect(order).toEqual([
-      'Use the given run date',
+      'Begin run',
+      'Plan the run',
+      'Extract?',
       'Extract sources',
       'Build stage tables',
       'Prepare data_quality query',
@@ -56,10 +61,14 @@ describe('Pipeline state machine definition', () => {
       'Build marts wave 1',
       'Build marts wave 2',
       'Publish?',
+      'Claim publishing',
       'Publish latest views',
+      'Prepare published run record',
+      'Run published run record',
+      'Complete publishing',
       'Published',
     ]);
-    expect(definition.StartAt).toBe('Run date given?');
+    expect(definition.StartAt).toBe('Begin run');
   });
 
   it('extracts the three sources in parallel with Glue .sync jobs, passing the run date', () => {
@@ -80,8 +89,11 @@ describe('Pipeline state machine definition', () => {
       const retry = states[name]?.Retry ?? [];
       expect(retry.length, name).toBeGreaterThan(0);
       for (const retrier of retry) {
-        expect(retrier, name).toMatchObject({ JitterStrategy: 'FULL', BackoffRate: 2 });
+        expect(retrier, name).toMatchObject({ JitterStrategy: 'FULL' });
+        expect(retrier.BackoffRate, name).toBeGreaterThan(1);
       }
+      // Every task has its own time limit: none falls back to a silent default.
+      expect(states[name]?.TimeoutSeconds, name).toBeGreaterThan(0);
       const errors = retry.flatMap((r) => r.ErrorEquals);
       if (resource.includes(':athena:')) expect(errors, name).toContain('Athena.TooManyRequestsException');
       if (resource.includes(':glue:')) expect(errors, name).toContain('Glue.ConcurrentRunsExceededException');
@@ -100,7 +112,11 @@ describe('Pipeline state machine definition', () => {
       ]);
       expect(states[`Failed at ${name}`]).toMatchObject({
         Type: 'Pass',
-        Parameters: { failedState: name, 'runDate.$': '$.runDate', 'error.$': '$.error' },
+        // Before Begin run there is no run date in the state to name.
+        Parameters:
+          name === 'Begin run'
+            ? { failedState: name, runDate: expect.stringContaining('not settled'), 'error.$': '$.error' }
+            : { failedState: name, 'runDate.$': '$.runDate', 'error.$': '$.error' },
         Next: 'Notify failure',
       });
     }
@@ -112,6 +128,11 @@ describe('Pipeline state machine definition', () => {
       Next: 'Pipeline failed',
     });
     expect(states['Pipeline failed']?.Type).toBe('Fail');
+    // It says what works: a redrive would resume at the Fail state the catch leads to.
+    const parameters = states['Notify failure']?.Parameters as { Message?: { retry?: string } } | undefined;
+    const retry = String(parameters?.Message?.retry);
+    expect(retry).toContain('start a new execution with the same input');
+    expect(retry).not.toMatch(/^.*redrive the execution/);
   });
 
   it('stops before publishing when a blocking quality check fails', () => {
@@ -122,37 +143,39 @@ describe('Pipeline state machine definition', () => {
     expect(states['Notify quality gate failure']?.Next).toBe('Quality gate failed');
   });
 
-  it('rebuilds a given date without extracting or publishing, unless a full run is asked for', () => {
-    expect(states['Run date given?']).toMatchObject({
-      Choices: [{ Variable: '$.runDate', IsPresent: true, Next: 'Full run flag given?' }],
-      Default: 'Use the execution start date',
+  it('extracts and publishes only when the run control says so, and waits its turn to publish', () => {
+    expect(states['Begin run']).toMatchObject({
+      Parameters: {
+        Payload: {
+          action: 'begin',
+          'input.$': '$',
+          'executionName.$': '$$.Execution.Name',
+          'startTime.$': '$$.Execution.StartTime',
+        },
+      },
+      ResultPath: '$.run',
     });
-    expect(states['Full run flag given?']).toMatchObject({
-      Choices: [{ Variable: '$.full', IsPresent: true, Next: 'Full run?' }],
-      Default: 'Rebuild the given run date',
-    });
-    expect(states['Full run?']).toMatchObject({
-      Choices: [{ Variable: '$.full', BooleanEquals: true, Next: 'Use the given run date' }],
-      Default: 'Rebuild the given run date',
-    });
-    expect(states['Rebuild the given run date']).toMatchObject({
-      Parameters: { publish: false },
-      Next: 'Build stage tables',
-    });
-    expect(states['Use the given run date']).toMatchObject({
-      Parameters: { publish: true },
-      Next: 'Extract sources',
+    expect(states['Extract?']).toMatchObject({
+      Choices: [{ Variable: '$.extract', BooleanEquals: true, Next: 'Extract sources' }],
+      Default: 'Build stage tables',
     });
     expect(states['Publish?']).toMatchObject({
       Choices: [{ Variable: '$.publish', BooleanEquals: false, Next: 'Rebuilt' }],
-      Default: 'Publish latest views',
+      Default: 'Claim publishing',
     });
+    expect(states['Claim publishing']?.Retry).toContainEqual(
+      expect.objectContaining({ ErrorEquals: ['PublishInProgress'] }),
+    );
   });
 
-  it('takes the run date from the input, or else from the execution start', () => {
-    expect(states['Use the execution start date']?.Parameters).toMatchObject({
-      'runDate.$': "States.ArrayGetItem(States.StringSplit($$.Execution.StartTime, 'T'), 0)",
-    });
+  it('passes every SQL step the run id, so each writes and reads its own location', () => {
+    const prepares = collectTaskStates(definition as never).filter((t) => t.name.startsWith('Prepare '));
+    expect(prepares.length).toBeGreaterThan(4);
+    for (const { name } of prepares) {
+      expect(states[name]?.Parameters, name).toMatchObject({
+        Payload: { 'runDate.$': '$.runDate', 'runId.$': '$.runId' },
+      });
+    }
   });
 });
 
@@ -203,14 +226,69 @@ describe('Pipeline resources', () => {
     expect(resources).not.toContain('StorageRawBucket');
   });
 
-  it('ships the SQL files with the prepare function and encrypts the notification topic', () => {
+  it('ships the SQL files and the configuration as files with the functions, and encrypts the topic', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ SQL_ROOT: '/var/task/sql', PIPELINE_CONFIG: Match.anyValue() }),
+        Variables: Match.objectLike({
+          SQL_ROOT: '/var/task/sql',
+          CONFIG_FILE: '/var/task/customer360.config.json',
+        }),
       },
       TracingConfig: { Mode: 'Active' },
     });
+    // Not in a variable: Lambda caps all of them at 4 KB, which a long block list passes.
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(JSON.stringify(fn.Properties.Environment ?? {})).not.toContain('blockedEmails');
+    }
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+});
+
+describe('Pipeline IAM is what the calls need', () => {
+  const { template } = synthStack({});
+  const statementsOf = (prefix: string) =>
+    Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith(prefix))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+  const actions = (statements: Record<string, unknown>[]) => statements.flatMap((s) => [s.Action].flat());
+
+  it('lets the state machine replace only the _latest views, and never delete a table', () => {
+    const statements = statementsOf('PipelineStateMachineRole');
+    expect(actions(statements)).not.toContain('glue:DeleteTable');
+    const writes = statements.filter((s) => [s.Action].flat().includes('glue:UpdateTable'));
+    expect(JSON.stringify(writes.map((s) => s.Resource))).toContain('table/customer360_analytics/*_latest');
+    expect(JSON.stringify(writes.map((s) => s.Resource))).not.toContain('customer360_stage');
+  });
+
+  it('gives the state machine no delete, retention or legal-hold rights on the lake', () => {
+    const granted = actions(statementsOf('PipelineStateMachineRole'));
+    for (const forbidden of [
+      's3:DeleteObject',
+      's3:DeleteObject*',
+      's3:PutObjectRetention',
+      's3:PutObjectLegalHold',
+      's3:PutObject*',
+    ])
+      expect(granted, forbidden).not.toContain(forbidden);
+    expect(granted).toContain('s3:PutObject');
+  });
+
+  it('lets the prepare function list and delete only, never read or write data', () => {
+    const granted = actions(statementsOf('PipelinePrepareQueryRole'));
+    expect(granted.filter((a) => String(a).startsWith('s3:')).sort()).toEqual([
+      's3:DeleteObject',
+      's3:DeleteObject',
+      's3:ListBucket',
+      's3:ListBucket',
+    ]);
+  });
+
+  it('lets the run control read executions of its own state machine and its _control objects', () => {
+    const statements = statementsOf('PipelineRunControlRole');
+    const control = statements.find((s) => [s.Action].flat().includes('s3:PutObject'));
+    expect(JSON.stringify(control?.Resource)).toContain('/_control/*');
+    const list = statements.find((s) => [s.Action].flat().includes('states:ListExecutions'));
+    expect(JSON.stringify(list?.Resource)).toContain('stateMachine:customer360-pipeline');
   });
 });
 

@@ -208,7 +208,22 @@ export class DataCatalog extends Construct {
       ],
     });
     for (const zone of zones) this.storage.grantReadZone(grantee, zone);
-    this.storage.athenaResultsBucket.grantReadWrite(grantee);
+    // Athena writes and reads results with the caller's credentials; nothing here deletes them (they
+    // expire by lifecycle), so no delete, retention or legal-hold rights.
+    this.storage.athenaResultsBucket.grantRead(grantee);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resourceArns: [this.storage.athenaResultsBucket.arnForObjects('*')],
+    });
+    this.storage.key.grantEncryptDecrypt(grantee);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['athena:GetDataCatalog'],
+      resourceArns: [
+        stack.formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' }),
+      ],
+    });
     return grant;
   }
 }

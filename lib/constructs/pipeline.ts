@@ -419,13 +419,21 @@ export class Pipeline extends Construct {
 
     const extract = new sfn.Parallel(this, 'Extract sources', { resultPath: sfn.JsonPath.DISCARD });
     for (const source of ['mysql', 'dynamodb', 'history'] as const) {
-      const job = new tasks.GlueStartJobRun(this, `Extract ${source}`, {
-        glueJobName: props.ingestion.jobNames[source],
-        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-        arguments: sfn.TaskInput.fromObject({ '--ingest_date.$': '$.runDate' }),
-        resultPath: sfn.JsonPath.DISCARD,
-        // The job's own timeout stops it first; this bounds a job Step Functions lost sight of.
-        taskTimeout: sfn.Timeout.duration(GLUE_TASK_TIMEOUT),
+      // A custom state rather than GlueStartJobRun: that construct turns its timeout into the job run's
+      // own Timeout argument and leaves the state without TimeoutSeconds, and a state without one
+      // gets a 60-second limit in the local interpreter. The grant comes from `grantStartJobs`.
+      const job = new sfn.CustomState(this, `Extract ${source}`, {
+        stateJson: {
+          Type: 'Task',
+          Resource: `arn:${Aws.PARTITION}:states:::glue:startJobRun.sync`,
+          Parameters: {
+            JobName: props.ingestion.jobNames[source],
+            Arguments: { '--ingest_date.$': '$.runDate' },
+          },
+          ResultPath: null,
+          // The job's own timeout stops it first; this bounds a job Step Functions lost sight of.
+          TimeoutSeconds: GLUE_TASK_TIMEOUT.toSeconds(),
+        },
       });
       job.addRetry({
         errors: GLUE_TRANSIENT,
