@@ -145,22 +145,26 @@ export function decodeLines(data: Uint8Array): { text: string; invalid: { line: 
   return { text: text.startsWith('\uFEFF') ? text.slice(1) : text, invalid };
 }
 
+/** Index of the first byte of the first sequence that is not UTF-8 (as Python's `UnicodeDecodeError.start`). */
 function firstInvalidByte(bytes: Uint8Array): number {
-  // The longest prefix that decodes (a cut through a multi-byte character still fails).
+  // The longest prefix that decodes in streaming mode, which allows a character cut at the end.
   let low = 0;
   let high = bytes.length;
   while (low < high) {
     const mid = Math.ceil((low + high) / 2);
-    if (decodesWithin(bytes.subarray(0, mid))) low = mid;
+    if (decodes(bytes.subarray(0, mid), true)) low = mid;
     else high = mid - 1;
   }
-  return low;
+  if (decodes(bytes.subarray(0, low), false)) return low;
+  // The prefix ends inside a sequence that the next byte does not continue: it starts at its lead byte.
+  let start = low - 1;
+  while (start > 0 && ((bytes[start] ?? 0) & 0xc0) === 0x80) start -= 1;
+  return start;
 }
 
-function decodesWithin(bytes: Uint8Array): boolean {
-  // A prefix ending inside a valid character is fine: decode it in streaming mode.
+function decodes(bytes: Uint8Array, stream: boolean): boolean {
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream });
     return true;
   } catch {
     return false;
