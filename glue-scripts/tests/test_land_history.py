@@ -135,7 +135,8 @@ class FileTests(unittest.TestCase):
         self.assertEqual(records[1], (3, None, "invalid_utf8", "not UTF-8 at byte 4 of the line"))
         self.assertNotIn("example.com", repr(records))
         rows = file_rows("latin1.csv", data, "csv", DEFAULT_MAPPING, INGESTED)
-        self.assertEqual(rows[1][:2] + rows[1][7:], ("latin1.csv", 3, INGESTED, "invalid_utf8", "not UTF-8 at byte 4 of the line"))
+        expected = ("latin1.csv", 3, INGESTED, "invalid_utf8", "not UTF-8 at byte 4 of the line")
+        self.assertEqual(rows[1][:2] + rows[1][7:], expected)
         self.assertEqual(rows[1][2:7], (None,) * 5)
         self.assertNotIn("example.com", repr(rows))
         self.assertEqual(
