@@ -1,4 +1,7 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTable } from '../lib/local/sql-runner.js';
 import {
   rawDynamodbInteractions,
   rawHistoryOrders,
@@ -414,5 +417,126 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     const l0001 = identities.find((i) => i.source_key === 'L0001');
     expect(l0001?.match_rule).toBe('legacy_id');
     expect(Number(l0001?.customer_id)).toBeLessThan(0);
+  });
+});
+
+describe('stage: history rows quarantined for the fault they have', () => {
+  let lake: FixtureLake;
+  const row = (
+    line_number: number | null,
+    customer_ref: string | null,
+    order_date: string | null,
+    amount: string | null,
+    quantity: string | null = '1',
+    extra: FixtureRow = {},
+  ) => ({
+    source_file: 'faults.csv',
+    line_number,
+    customer_ref,
+    order_date,
+    amount,
+    quantity,
+    ingested_at: T,
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    await lake.write(rawHistoryOrders, '2024-06-01', [
+      row(2, 'L0001', '2019-03-04', '10.00'),
+      row(3, 'L0002', null, '10.00'),
+      row(4, 'L0003', '2019-03-05', null),
+      row(5, 'L0004', '', '10.00'),
+      row(6, 'L0005', '2019-03-06', '12.345'),
+      row(7, 'L0006', '2019-03-07', '12.340'),
+      row(8, 'L0007', '2019-03-08', '5.00', ''),
+      row(9, 'L0008', null, '10.00'),
+      row(10, null, null, null, null, {
+        read_error: 'too_many_fields',
+        read_error_detail: '5 fields where the header has 4',
+      }),
+      row(null, null, null, null, null, {
+        source_file: 'empty.csv',
+        read_error: 'empty_file',
+        read_error_detail: 'the file has no bytes',
+      }),
+    ]);
+    await lake.runZone('stage', RUN_DATE);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('names the missing or unreadable value instead of calling it a duplicate', async () => {
+    const rejects = (await lake.read(stageRejects, RUN_DATE, 'record_key')).filter(
+      (r) => r.source === 'history.orders',
+    );
+    // Before: lines 3, 4 and 9 shared a null duplicate key, so two of them were `duplicate_id`;
+    // 12.345 was rounded to 12.35; the empty quantity counted as one unit.
+    expect(rejects.map((r) => [r.record_key, r.reason, r.detail])).toEqual([
+      ['empty.csv', 'empty_file', 'the file has no bytes'],
+      ['faults.csv#10', 'too_many_fields', '5 fields where the header has 4'],
+      ['faults.csv#3', 'missing_order_date', null],
+      ['faults.csv#4', 'missing_amount', null],
+      ['faults.csv#5', 'missing_order_date', ''],
+      ['faults.csv#6', 'too_many_decimals', '12.345'],
+      ['faults.csv#8', 'missing_quantity', ''],
+      ['faults.csv#9', 'missing_order_date', null],
+    ]);
+    // A line that could not be read is traced by file, line and reason only.
+    expect(JSON.parse(String(rejects[1]?.record_json))).toEqual({
+      source_file: 'faults.csv',
+      line_number: '10',
+      read_error: 'too_many_fields',
+    });
+  });
+
+  it('keeps exact amounts, trailing zeros included', async () => {
+    const orders = (await lake.read(stageOrders, RUN_DATE, 'order_id')).filter((o) => o.source === 'history');
+    expect(orders.map((o) => [o.order_id, o.total_amount, o.item_quantity])).toEqual([
+      ['h-faults.csv#2', '10.00', 1],
+      ['h-faults.csv#7', '12.34', 1],
+    ]);
+  });
+
+  it('counts one unit per order when the files have no quantity column', async () => {
+    await lake.runZone('stage', RUN_DATE, { sources: { history: { columns: { quantity: null } } } });
+    const orders = (await lake.read(stageOrders, RUN_DATE, 'order_id')).filter((o) => o.source === 'history');
+    expect(orders.map((o) => [o.order_id, o.item_quantity])).toEqual([
+      ['h-faults.csv#2', 1],
+      ['h-faults.csv#7', 1],
+      ['h-faults.csv#8', 1],
+    ]);
+  });
+
+  it('reads raw partitions landed before read_error existed', async () => {
+    const old = join(lake.root, 'raw', rawHistoryOrders.location, 'ingest_date=2024-05-01');
+    mkdirSync(old, { recursive: true });
+    await lake.engine.run(
+      `COPY (SELECT 'old.csv' AS source_file, 1::BIGINT AS line_number, NULL::VARCHAR AS order_ref,
+                    'L0100' AS customer_ref, '2019-01-01' AS order_date, '3.00' AS amount, '1' AS quantity,
+                    TIMESTAMP '2024-05-01 00:00:00' AS ingested_at)
+       TO '${join(old, 'old.parquet')}' (FORMAT parquet)`,
+    );
+    await registerTable(lake.engine, lake.root, rawHistoryOrders);
+    await lake.runZone('stage', RUN_DATE);
+    const orders = (await lake.read(stageOrders, RUN_DATE, 'order_id')).filter((o) => o.source === 'history');
+    expect(orders.map((o) => o.order_id)).toContain('h-old.csv#1');
+
+    // With only old partitions the new columns are null rather than a missing-column error.
+    const onlyOld = await FixtureLake.open();
+    try {
+      const dir = join(onlyOld.root, 'raw', rawHistoryOrders.location, 'ingest_date=2024-05-01');
+      mkdirSync(dir, { recursive: true });
+      await onlyOld.engine.run(
+        `COPY (SELECT * FROM read_parquet('${join(old, 'old.parquet')}')) TO '${join(dir, 'old.parquet')}' (FORMAT parquet)`,
+      );
+      await registerTable(onlyOld.engine, onlyOld.root, rawHistoryOrders);
+      const raw = (
+        await onlyOld.engine.runAndReadAll('SELECT source_file, read_error FROM raw.history_orders')
+      ).getRowObjectsJson();
+      expect(raw).toEqual([{ source_file: 'old.csv', read_error: null }]);
+    } finally {
+      onlyOld.close();
+    }
   });
 });

@@ -151,13 +151,27 @@ export const rawHistoryOrders: TableSchema = {
     'Legacy order files converted to Parquet with the configured column mapping; values kept as text.',
   columns: [
     col('source_file', 'string', 'File the row came from, relative to the history prefix.'),
-    col('line_number', 'bigint', 'Row number within the file (1 = first data row).'),
+    col(
+      'line_number',
+      'bigint',
+      'Line of the row in the file (CSV: the header is line 1; JSON lines: the physical line; Parquet: row number from 1). Partitions landed before read_error existed count data rows from 1.',
+    ),
     col('order_ref', 'string', 'Legacy order id, when the file has one.'),
     col('customer_ref', 'string', 'Legacy customer id or email, per configuration.', { pii: true }),
     col('order_date', 'string', 'Order date as written in the file.'),
     col('amount', 'string', 'Order amount as written in the file.'),
     col('quantity', 'string', 'Units as written in the file.'),
     ingestedAt,
+    col(
+      'read_error',
+      'string',
+      'Why the line (or, with no line_number, the whole file) could not be read; null when it was. Quarantined at stage with this reason.',
+    ),
+    col(
+      'read_error_detail',
+      'string',
+      'What was wrong, without the line\'s content (for example "5 fields where the header has 4").',
+    ),
   ],
   partitionKeys: [ingestDate],
 };

@@ -31,6 +31,8 @@ export function pipelineParameters(
     max_source_ids_per_customer: identity.maxSourceIdsPerCustomer,
     history_customer_key: sources.history.customerKey,
     history_date_format: sources.history.dateFormat,
+    // Without a quantity column every legacy order counts one unit; with one, an empty value is missing.
+    history_has_quantity: sources.history.columns.quantity != null,
     // A pattern that can never match (valid for RE2 on DuckDB and Joni on Athena) stands for
     // "legacy ids carry no MySQL id".
     history_legacy_id_pattern: sources.history.legacyIdPattern ?? '[^\\s\\S](x)',

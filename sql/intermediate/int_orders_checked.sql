@@ -80,13 +80,21 @@ history_ranked as (
     select
         history.*,
         -- a legacy order is a duplicate when its order id repeats or, for files without order ids,
-        -- when the same customer, date, amount and quantity repeat
+        -- when the same customer, date, amount and quantity repeat. A row missing any of those has
+        -- a fault of its own and ranks alone, so it neither is nor makes a duplicate.
         row_number() over (
-            partition by coalesce(
-                history.order_ref_raw,
-                history.customer_ref || '|' || history.order_date_raw || '|' || history.amount_raw || '|'
-                || coalesce(history.quantity_raw, '')
-            )
+            partition by case
+                when history.read_error is not null
+                    or history.customer_ref is null or history.customer_ref = ''
+                    or history.order_date_raw is null or trim(history.order_date_raw) = ''
+                    or history.amount_raw is null or trim(history.amount_raw) = ''
+                    then history.source_file || '#' || coalesce(cast(history.line_number as varchar), '')
+                else coalesce(
+                    history.order_ref_raw,
+                    history.customer_ref || '|' || history.order_date_raw || '|' || history.amount_raw || '|'
+                    || coalesce(history.quantity_raw, '')
+                )
+            end
             order by history.source_file, history.line_number
         ) as copy_number
     from stg_history_orders as history
@@ -95,7 +103,9 @@ history_ranked as (
 history_checked as (
     select
         'history.orders' as source,
-        history.source_file || '#' || cast(history.line_number as varchar) as record_key,
+        coalesce(
+            history.source_file || '#' || cast(history.line_number as varchar), history.source_file
+        ) as record_key,
         'h-' || history.order_ref as order_id,
         identities.customer_id,
         history.ordered_at,
@@ -107,11 +117,17 @@ history_checked as (
         cast(0 as decimal(12, 2)) as discount_amount,
         history.item_quantity,
         case
+            when history.read_error is not null then history.read_error
             when history.customer_ref is null or history.customer_ref = '' then 'missing_key'
+            when history.order_date_raw is null or trim(history.order_date_raw) = '' then 'missing_order_date'
+            when history.amount_raw is null or trim(history.amount_raw) = '' then 'missing_amount'
             when history.copy_number > 1 then 'duplicate_id'
             when history.ordered_at is null then 'unparseable_date'
             when history.ordered_at >= {{ run_date }} + interval '1' day then 'future_date'
             when history.ordered_at < timestamp '1990-01-01 00:00:00' then 'date_before_1990'
+            when history.amount_has_sub_cents then 'too_many_decimals'
+            when history.item_quantity is null
+                and (history.quantity_raw is null or trim(history.quantity_raw) = '') then 'missing_quantity'
             when history.total_amount is null or history.item_quantity is null then 'unparseable_value'
             when history.total_amount < 0 then 'negative_amount'
             when history.item_quantity < 0 then 'negative_quantity'
@@ -119,23 +135,31 @@ history_checked as (
             when identities.customer_id is null then 'unknown_customer'
         end as reject_reason,
         case
+            -- a line that could not be read is described, never quoted
+            when history.read_error is not null then history.read_error_detail
             when history.ordered_at is null then history.order_date_raw
             when history.total_amount is null then history.amount_raw
             when history.item_quantity is null then history.quantity_raw
             else history.customer_ref
         end as reject_detail,
-        json_format(cast(map(
-            array['source_file', 'line_number', 'order_ref', 'customer_ref', 'order_date', 'amount', 'quantity'],
-            array[
-                history.source_file,
-                cast(history.line_number as varchar),
-                history.order_ref,
-                history.customer_ref,
-                history.order_date_raw,
-                history.amount_raw,
-                history.quantity_raw
-            ]
-        ) as json)) as record_json
+        case
+            when history.read_error is not null then json_format(cast(map(
+                array['source_file', 'line_number', 'read_error'],
+                array[history.source_file, cast(history.line_number as varchar), history.read_error]
+            ) as json))
+            else json_format(cast(map(
+                array['source_file', 'line_number', 'order_ref', 'customer_ref', 'order_date', 'amount', 'quantity'],
+                array[
+                    history.source_file,
+                    cast(history.line_number as varchar),
+                    history.order_ref,
+                    history.customer_ref,
+                    history.order_date_raw,
+                    history.amount_raw,
+                    history.quantity_raw
+                ]
+            ) as json))
+        end as record_json
     from history_ranked as history
     left join history_identities as identities
         on history.customer_ref = identities.source_key

@@ -1,5 +1,9 @@
 -- Legacy order rows as of the run date, typed with the configured date format. A file landed again
--- after a change replaces its earlier landing (latest ingest wins per file).
+-- after a change replaces its earlier landing (latest ingest wins per file). A line the landing could
+-- not read (read_error: a field count that differs from the header, bytes that are not UTF-8, an
+-- empty file, ...) arrives with its file, line and reason and no values; int_orders_checked
+-- quarantines it with that reason. Amounts are exact text: a number with more than two decimals is
+-- never rounded into a total (total_amount stays null, and amount_has_sub_cents says why).
 with source as (
     select *
     from raw.history_orders
@@ -36,13 +40,22 @@ final as (
         order_date as order_date_raw,
         cast(try(date_parse(trim(order_date), {{ history_date_format }})) as timestamp) as ordered_at,
         amount as amount_raw,
-        try_cast(trim(amount) as decimal(12, 2)) as total_amount,
-        quantity as quantity_raw,
-        -- whole numbers only: DuckDB would round '2.5' where Athena refuses it
+        -- plain decimals only, at most two places: both engines would round '12.345' to 12.35
         case
-            when quantity is null then 1
+            when regexp_like(trim(amount), '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$')
+                and not regexp_like(trim(amount), '^[+-]?[0-9]*\.[0-9]{2}0*[1-9][0-9]*$')
+                then try_cast(trim(amount) as decimal(12, 2))
+        end as total_amount,
+        coalesce(regexp_like(trim(amount), '^[+-]?[0-9]*\.[0-9]{2}0*[1-9][0-9]*$'), false) as amount_has_sub_cents,
+        quantity as quantity_raw,
+        -- whole numbers only: DuckDB would round '2.5' where Athena refuses it. Files without a
+        -- quantity column count one unit per order; an empty value in a file that has one is missing.
+        case
+            when not {{ history_has_quantity }} then 1
             when regexp_like(trim(quantity), '^[+-]?[0-9]+$') then try_cast(trim(quantity) as integer)
-        end as item_quantity
+        end as item_quantity,
+        read_error,
+        read_error_detail
     from current_rows
 )
 
