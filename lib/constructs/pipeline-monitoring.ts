@@ -58,10 +58,12 @@ export interface PipelineMonitoringProps {
  * - Something that could not be delivered: {@link deadLetterQueue} receives the failure notices
  *   EventBridge could not publish, and is meant as the schedule's dead-letter queue too, so a scheduled
  *   start that EventBridge Scheduler could not make (missing permission, state machine deleted,
- *   throttling past the retries) lands there; an alarm fires on its first message. The schedule lives
- *   in the Pipeline construct and is wired to this queue there (`deadLetterQueue` of its target). Until
- *   it is, a schedule that cannot start a run is still caught by the no-publish alarm, only later (after
- *   `maxHoursWithoutPublish` hours) and without the reason, which the queue's messages carry.
+ *   throttling past the retries) lands there; an alarm fires on its first message. Its state shows in
+ *   the CloudWatch console even when the topic itself is what could not be reached. The schedule lives
+ *   in the Pipeline construct, which builds it before this construct exists; it is wired by passing
+ *   this queue as `deadLetterQueue` of its Scheduler target. Until it is, a schedule that cannot start
+ *   a run is still caught by the no-publish alarm, only later (after `maxHoursWithoutPublish` hours)
+ *   and without the reason, which the queue's messages carry.
  */
 export class PipelineMonitoring extends Construct {
   /** The rule that reports executions ending FAILED, TIMED_OUT or ABORTED. */
