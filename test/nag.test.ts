@@ -1,28 +1,32 @@
 import { Validations } from 'aws-cdk-lib';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../lib/app.js';
 import { parseConfig } from '../lib/config/load.js';
 
-/** Unacknowledged AwsSolutions findings, as `rule @ construct path` lines. */
+/** Unacknowledged AwsSolutions and Serverless findings, warnings included, as `rule @ construct path` lines. */
 function findings(config: object): string[] {
   const { app } = buildApp(parseConfig(config));
-  const result = new AwsSolutionsChecks(app).validateScope(app);
-  return result.violations.flatMap((v) =>
-    v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`),
+  return [new AwsSolutionsChecks(app), new ServerlessChecks(app)].flatMap((pack) =>
+    pack
+      .validateScope(app)
+      .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`)),
   );
 }
 
-describe('cdk-nag AwsSolutions on the default stack', () => {
+describe('cdk-nag AwsSolutions and Serverless on the default stack', () => {
   it('has zero unacknowledged findings', () => {
     expect(findings({})).toEqual([]);
   });
 });
 
-describe('cdk-nag AwsSolutions on a destroyable dev stack', () => {
+describe('cdk-nag AwsSolutions and Serverless on a destroyable dev stack without a schedule', () => {
   it('has zero unacknowledged findings', () => {
-    expect(findings({ destroyDataOnRemoval: true, environment: 'sandbox' })).toEqual([]);
+    expect(
+      findings({ destroyDataOnRemoval: true, environment: 'sandbox', schedule: { enabled: false } }),
+    ).toEqual([]);
   });
 });
 
@@ -34,13 +38,21 @@ describe('cdk-nag wiring', () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-S10'[\s\S]*validation-report\.json/);
   });
 
+  it('fails synthesis on a Serverless finding too', () => {
+    const { app, stack } = buildApp(parseConfig({}));
+    // Encrypted and TLS-only, so AwsSolutions' SQS2 and SQS4 pass; it has no redrive policy.
+    new Queue(stack, 'CarelessQueue', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true });
+
+    expect(() => app.synth()).toThrow(/Serverless-SQSRedrivePolicy/);
+  });
+
   const acknowledgements = () => {
     const { stack } = buildApp(parseConfig({}));
     return stack.node.findAll().flatMap((c) =>
       (c.node.metadata ?? [])
         .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
         .flatMap((m) => Object.entries(m.data as Record<string, string>))
-        .filter(([id]) => id.includes('AwsSolutions-'))
+        .filter(([id]) => id.includes('AwsSolutions-') || id.includes('Serverless-'))
         .map(([id, reason]) => ({ path: c.node.path, id, reason })),
     );
   };
@@ -70,6 +82,24 @@ describe('cdk-nag wiring', () => {
       'ExtractMysqlRole: EC2',
       'ExtractMysqlRole: cloudwatch:PutMetricData',
       'LandHistoryRole: cloudwatch:PutMetricData',
+    ]);
+  });
+
+  it('acknowledges the Serverless findings it cannot fix, each on its resource with a reason', () => {
+    const serverless = acknowledgements()
+      .filter((a) => a.id.includes('Serverless-'))
+      .map(({ path, id, reason }) => ({ path, id: id.replace(/^.*(Serverless-)/, '$1'), reason }));
+    expect(serverless).toEqual([
+      {
+        path: 'Customer360-dev/Pipeline/PrepareQuery',
+        id: 'Serverless-LambdaDLQ',
+        reason: expect.stringMatching(/only synchronously by the state machine/),
+      },
+      {
+        path: 'Customer360-dev/Monitoring/DeadLetterQueue',
+        id: 'Serverless-SQSRedrivePolicy',
+        reason: expect.stringMatching(/itself the dead-letter queue/),
+      },
     ]);
   });
 });

@@ -19,8 +19,11 @@ describe('DataLakeStorage with defaults', () => {
   const { template } = synthStack();
 
   it('creates a rotated customer-managed key', () => {
-    template.resourceCountIs('AWS::KMS::Key', 1);
-    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    // The stack's other key is the monitoring dead-letter queue's own.
+    const lakeKeys = template.findResources('AWS::KMS::Key', {
+      Properties: { Description: Match.stringLikeRegexp('data lake'), EnableKeyRotation: true },
+    });
+    expect(Object.keys(lakeKeys)).toHaveLength(1);
   });
 
   it('creates four KMS-encrypted data buckets and one access-log bucket', () => {
@@ -65,22 +68,92 @@ describe('DataLakeStorage with defaults', () => {
     expect(Object.keys(policies)).toHaveLength(5);
   });
 
-  it('versions the raw bucket and tiers it to infrequent access, then Glacier', () => {
+  it('versions the raw bucket and tiers it to infrequent access, then Glacier Instant Retrieval', () => {
+    // Instant Retrieval (GLACIER_IR), not Flexible Retrieval (GLACIER): a rebuild reads all of raw.
     template.hasResourceProperties('AWS::S3::Bucket', {
       VersioningConfiguration: { Status: 'Enabled' },
       LifecycleConfiguration: {
-        Rules: [
+        Rules: Match.arrayWith([
           Match.objectLike({
+            Id: 'tier-raw-data',
             Status: 'Enabled',
             Transitions: [
               { StorageClass: 'STANDARD_IA', TransitionInDays: 90 },
-              { StorageClass: 'GLACIER', TransitionInDays: 365 },
+              { StorageClass: 'GLACIER_IR', TransitionInDays: 365 },
             ],
-            NoncurrentVersionExpiration: { NoncurrentDays: 90 },
           }),
-        ],
+        ]),
       },
       LoggingConfiguration: { LogFilePrefix: 'raw/', DestinationBucketName: Match.anyValue() },
+    });
+    const glacierFlexible = Object.values(template.findResources('AWS::S3::Bucket')).filter((bucket) =>
+      JSON.stringify(bucket.Properties.LifecycleConfiguration ?? {}).includes('"GLACIER"'),
+    );
+    expect(glacierFlexible).toEqual([]);
+  });
+
+  it('cleans up old versions, delete markers and multipart uploads on every versioned bucket', () => {
+    // Raw keeps overwritten versions for storage.noncurrentVersionExpirationDays (90); stage and
+    // analytics, rewritten by every run and rebuildable from raw, for 7 days.
+    const cleanup = (prefix: string, days: number) =>
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        VersioningConfiguration: { Status: 'Enabled' },
+        LoggingConfiguration: { LogFilePrefix: prefix },
+        LifecycleConfiguration: {
+          Rules: Match.arrayWith([
+            Match.objectLike({
+              Status: 'Enabled',
+              NoncurrentVersionExpiration: { NoncurrentDays: days },
+              ExpiredObjectDeleteMarker: true,
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+            }),
+          ]),
+        },
+      });
+    cleanup('raw/', 90);
+    cleanup('stage/', 7);
+    cleanup('analytics/', 7);
+    const versioned = template.findResources('AWS::S3::Bucket', {
+      Properties: { VersioningConfiguration: { Status: 'Enabled' } },
+    });
+    expect(Object.keys(versioned)).toHaveLength(3);
+  });
+
+  it('takes the raw noncurrent version expiry from storage.noncurrentVersionExpirationDays', () => {
+    const { template: custom } = synthStack({ storage: { noncurrentVersionExpirationDays: 400 } });
+    custom.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { LogFilePrefix: 'raw/' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            NoncurrentVersionExpiration: { NoncurrentDays: 400 },
+            ExpiredObjectDeleteMarker: true,
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('delivers access logs under a bucket policy, with ACLs disabled on the log bucket', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+    for (const bucket of Object.values(template.findResources('AWS::S3::Bucket'))) {
+      expect(bucket.Properties.AccessControl).toBeUndefined();
+    }
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+          }),
+        ]),
+      },
     });
   });
 
@@ -129,16 +202,34 @@ describe('DataLakeStorage props', () => {
 
     Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
-        Rules: [
+        Rules: Match.arrayWith([
           Match.objectLike({
             Transitions: [
               { StorageClass: 'STANDARD_IA', TransitionInDays: 45 },
-              { StorageClass: 'GLACIER', TransitionInDays: 200 },
+              { StorageClass: 'GLACIER_IR', TransitionInDays: 200 },
             ],
           }),
-        ],
+        ]),
       },
     });
+  });
+
+  it('takes the stage and analytics version expiry from props', () => {
+    const stack = new Stack(new App(), 'Replaced');
+    new DataLakeStorage(stack, 'Storage', { replacedVersionExpirationDays: 3 });
+    const matching = Template.fromStack(stack).findResources('AWS::S3::Bucket', {
+      Properties: {
+        LifecycleConfiguration: {
+          Rules: [
+            Match.objectLike({
+              Id: 'expire-replaced-partitions',
+              NoncurrentVersionExpiration: { NoncurrentDays: 3 },
+            }),
+          ],
+        },
+      },
+    });
+    expect(Object.keys(matching)).toHaveLength(2);
   });
 
   it('rejects Glacier before infrequent access in one clear error', () => {

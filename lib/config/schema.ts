@@ -271,6 +271,17 @@ export const configSchema = z
         emailRecipients: z.array(emailAddress).default([]),
         /** Verified SES identity that sends alert and summary emails. */
         senderEmail: emailAddress.optional(),
+        /**
+         * Hours without a published run before the "no run published" alarm fires. Leave room for one
+         * missed schedule plus a run's length. At most 168: CloudWatch evaluates an alarm over at most
+         * seven days of hourly periods.
+         */
+        maxHoursWithoutPublish: z
+          .number()
+          .int('expected a whole number of hours')
+          .min(1, 'expected at least 1 hour')
+          .max(168, 'expected at most 168 hours (CloudWatch evaluates an alarm over at most 7 days)')
+          .default(30),
       })
       .prefault({}),
     bedrock: z

@@ -7,6 +7,7 @@ import {
   Bucket,
   BucketEncryption,
   type IBucket,
+  type LifecycleRule,
   ObjectOwnership,
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
@@ -20,15 +21,24 @@ export interface DataLakeStorageProps {
    */
   readonly rawInfrequentAccessAfterDays?: number;
   /**
-   * Days after which raw objects move to S3 Glacier Flexible Retrieval.
+   * Days after which raw objects move to S3 Glacier Instant Retrieval. Instant, not Flexible
+   * Retrieval: a rebuild reads all of raw, and Glacier Instant Retrieval serves reads in milliseconds
+   * with no restore step, so a rebuild keeps working however old the data is.
    * @default 365
    */
   readonly rawGlacierAfterDays?: number;
   /**
-   * Days after which noncurrent object versions expire (raw is versioned so an overwrite can be undone).
+   * Days after which noncurrent versions in the raw bucket expire (raw is versioned so an overwrite or
+   * a delete can be undone).
    * @default 90
    */
   readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Days after which noncurrent versions in the stage and analytics buckets expire. Every run replaces
+   * their partitions and both zones can be rebuilt from raw, so old versions are only a short undo buffer.
+   * @default 7
+   */
+  readonly replacedVersionExpirationDays?: number;
   /**
    * Days after which Athena query results expire.
    * @default 30
@@ -75,6 +85,10 @@ export class DataLakeStorage extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
     const noncurrentExpiration = Duration.days(props.noncurrentVersionExpirationDays ?? 90);
+    const replacedExpiration = Duration.days(props.replacedVersionExpirationDays ?? 7);
+    // S3 server access logs are delivered under a bucket policy, not the legacy log-delivery ACL, so
+    // the log bucket can disable ACLs (cfn-lint W3045); set here so it holds whatever the app's context.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
 
     const key = new Key(this, 'Key', {
       description: 'Customer 360 data lake: S3 zones, Athena results, Glue logs and bookmarks',
@@ -90,7 +104,7 @@ export class DataLakeStorage extends Construct {
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [
         { id: 'expire-logs', expiration: Duration.days(props.accessLogsExpirationDays ?? 365) },
       ],
@@ -122,6 +136,16 @@ export class DataLakeStorage extends Construct {
         ...extra,
       });
 
+    // Every versioned bucket gets the same clean-up: noncurrent versions expire, and the delete
+    // marker left once a key's last noncurrent version has gone is removed (otherwise every emptied
+    // partition leaves a marker behind that slows LIST and is never cleaned up), and abandoned
+    // multipart uploads stop being billed.
+    const versionCleanup = (noncurrentVersionExpiration: Duration): LifecycleRule => ({
+      noncurrentVersionExpiration,
+      expiredObjectDeleteMarker: true,
+      abortIncompleteMultipartUploadAfter: Duration.days(7),
+    });
+
     this.rawBucket = dataBucket('RawBucket', 'raw/', {
       versioned: true,
       lifecycleRules: [
@@ -129,21 +153,16 @@ export class DataLakeStorage extends Construct {
           id: 'tier-raw-data',
           transitions: [
             { storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(rawIaDays) },
-            { storageClass: StorageClass.GLACIER, transitionAfter: Duration.days(rawGlacierDays) },
+            {
+              storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL,
+              transitionAfter: Duration.days(rawGlacierDays),
+            },
           ],
-          noncurrentVersionExpiration: noncurrentExpiration,
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
+        { id: 'expire-old-versions', ...versionCleanup(noncurrentExpiration) },
       ],
     });
-    // Stage and analytics partitions are replaced on every rerun; old versions are only an undo buffer.
-    const rewriteZoneRules = [
-      {
-        id: 'expire-replaced-partitions',
-        noncurrentVersionExpiration: Duration.days(7),
-        abortIncompleteMultipartUploadAfter: Duration.days(7),
-      },
-    ];
+    const rewriteZoneRules = [{ id: 'expire-replaced-partitions', ...versionCleanup(replacedExpiration) }];
     this.stageBucket = dataBucket('StageBucket', 'stage/', {
       versioned: true,
       lifecycleRules: rewriteZoneRules,

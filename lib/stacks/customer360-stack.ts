@@ -5,6 +5,7 @@ import { DataCatalog } from '../constructs/data-catalog.js';
 import { DataLakeStorage } from '../constructs/data-lake-storage.js';
 import { Ingestion } from '../constructs/ingestion.js';
 import { Pipeline } from '../constructs/pipeline.js';
+import { PipelineMonitoring } from '../constructs/pipeline-monitoring.js';
 import { allTables } from '../schema/tables.js';
 
 export interface Customer360StackProps extends StackProps {
@@ -12,12 +13,13 @@ export interface Customer360StackProps extends StackProps {
   readonly config: Customer360Config;
 }
 
-/** The whole deployment: storage, catalog, ingestion, and (as later parts land) orchestration. */
+/** The whole deployment: storage, catalog, ingestion, orchestration and its monitoring. */
 export class Customer360Stack extends Stack {
   public readonly storage: DataLakeStorage;
   public readonly catalog: DataCatalog;
   public readonly ingestion: Ingestion;
   public readonly pipeline: Pipeline;
+  public readonly monitoring: PipelineMonitoring;
 
   constructor(scope: Construct, id: string, props: Customer360StackProps) {
     super(scope, id, props);
@@ -56,6 +58,13 @@ export class Customer360Stack extends Stack {
       storage: this.storage,
       catalog: this.catalog,
       ingestion: this.ingestion,
+      removalPolicy,
+    });
+
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      stateMachine: this.pipeline.stateMachine,
+      topic: this.pipeline.notificationTopic,
+      maxHoursWithoutPublish: config.alerts.maxHoursWithoutPublish,
       removalPolicy,
     });
 
