@@ -113,6 +113,5 @@ export const environmentSchema = z.object({
   BUCKETS: z.string().transform((text) => zoneNames.parse(JSON.parse(text))),
   STATE_MACHINE_ARN: z.string().startsWith('arn:'),
   CONFIG_FILE: z.string().min(1),
-  METRICS_NAMESPACE: z.string().min(1),
   PIPELINE_NAME: z.string().min(1),
 });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { parseConfig } from '../../lib/config/load.js';
+import { publishedMetricLine } from '../../lib/pipeline/metrics.js';
 import { runControl, runControlInputSchema } from '../../lib/pipeline/run-control.js';
 import { stageAndAnalyticsRunTables } from '../../lib/schema/tables.js';
 import { s3LakeStore } from '../prepare-query/handler.js';
@@ -16,7 +16,6 @@ const config = parseConfig(
   environment.CONFIG_FILE,
 );
 const s3 = new S3Client({});
-const metrics = new Metrics({ namespace: environment.METRICS_NAMESPACE, serviceName: 'customer360' });
 const deps = {
   config,
   control: s3ControlStore(s3, environment.BUCKETS.analytics),
@@ -25,10 +24,8 @@ const deps = {
   buckets: environment.BUCKETS,
   runTables: stageAndAnalyticsRunTables,
   onPublished: () => {
-    // The alarm on "no run published for N hours" watches this metric.
-    metrics.addDimension('Pipeline', environment.PIPELINE_NAME);
-    metrics.addMetric('RunsPublished', MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
+    // The alarm on "no run published for N hours" watches this metric (embedded metric format).
+    process.stdout.write(`${publishedMetricLine(environment.PIPELINE_NAME, new Date())}\n`);
   },
 };
 

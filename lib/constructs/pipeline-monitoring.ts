@@ -8,6 +8,11 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import {
+  PUBLISHED_METRIC_DIMENSION,
+  PUBLISHED_METRIC_NAME,
+  PUBLISHED_METRIC_NAMESPACE,
+} from '../pipeline/metrics.js';
 
 /**
  * The custom metric a run emits when it has published: value 1, unit Count, namespace
@@ -16,9 +21,7 @@ import { Construct } from 'constructs';
  * dimension set: a data point that also carries Powertools' default `service` dimension is another
  * metric and never reaches the alarm, so emit it as plain EMF or drop the default dimensions.
  */
-export const PUBLISHED_METRIC_NAMESPACE = 'Customer360';
-export const PUBLISHED_METRIC_NAME = 'RunsPublished';
-export const PUBLISHED_METRIC_DIMENSION = 'Pipeline';
+export { PUBLISHED_METRIC_DIMENSION, PUBLISHED_METRIC_NAME, PUBLISHED_METRIC_NAMESPACE };
 
 /** The Step Functions statuses that end an execution without success. */
 export const ABNORMAL_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;

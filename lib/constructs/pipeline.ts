@@ -51,10 +51,6 @@ export interface PipelineProps {
 export const FAILURE_NOTIFICATION_STATE = 'Notify failure';
 export const QUALITY_NOTIFICATION_STATE = 'Notify quality gate failure';
 
-/** Namespace and name of the metric each publish emits (dimension `Pipeline`: the state machine name). */
-export const PUBLISHED_METRIC_NAMESPACE = 'Customer360';
-export const PUBLISHED_METRIC_NAME = 'RunsPublished';
-
 const LAMBDA_TIMEOUT = Duration.minutes(5);
 // One Athena statement; the workgroup's scan cutoff usually stops a runaway query long before.
 const ATHENA_TIMEOUT = Duration.hours(1);
@@ -215,7 +211,6 @@ export class Pipeline extends Construct {
       {
         BUCKETS: buckets,
         STATE_MACHINE_ARN: stateMachineArn,
-        METRICS_NAMESPACE: PUBLISHED_METRIC_NAMESPACE,
         PIPELINE_NAME: stateMachineName,
       },
       false,
