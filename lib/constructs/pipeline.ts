@@ -642,11 +642,13 @@ export class Pipeline extends Construct {
     }
 
     // cdk-nag Serverless findings on this construct's resources, acknowledged in one place.
-    Validations.of(prepare).acknowledge({
-      id: 'Serverless-LambdaDLQ',
-      reason:
-        'Invoked only synchronously by the state machine (LambdaInvoke, request-response): a failed invocation is a task error that the definition retries and catches; a dead-letter queue only ever receives failed asynchronous invocations.',
-    });
+    for (const fn of [prepare, control]) {
+      Validations.of(fn).acknowledge({
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          'Invoked only synchronously by the state machine (LambdaInvoke, request-response): a failed invocation is a task error that the definition retries and catches; a dead-letter queue only ever receives failed asynchronous invocations.',
+      });
+    }
   }
 }
 

@@ -1,7 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { App } from 'aws-cdk-lib';
@@ -51,6 +59,39 @@ type CfnValue = string | { [key: string]: unknown } | CfnValue[];
  * is answered by a local handler named after its state, so their values do not matter.
  */
 export function synthesizedDefinition(config: Customer360Config): Record<string, Json> {
+  // Synthesis costs seconds of CPU and hundreds of MiB; the definition depends only on the
+  // configuration and the code, so it is cached under their hash.
+  const cacheFile = join(tmpdir(), 'customer360-definitions', `${definitionKey(config)}.json`);
+  try {
+    return JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, Json>;
+  } catch {
+    // Not cached yet.
+  }
+  const definition = synthesize(config);
+  mkdirSync(dirname(cacheFile), { recursive: true });
+  writeFileSync(`${cacheFile}.${process.pid}.tmp`, JSON.stringify(definition));
+  renameSync(`${cacheFile}.${process.pid}.tmp`, cacheFile);
+  return definition;
+}
+
+const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
+
+/** A hash of the configuration and of every file the synthesized definition can depend on. */
+function definitionKey(config: Customer360Config): string {
+  const hash = createHash('sha256').update(JSON.stringify(config));
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (/\.(ts|sql|json)$/.test(entry.name)) hash.update(path).update(readFileSync(path));
+    }
+  };
+  for (const dir of ['lib', 'sql']) walk(join(PROJECT_ROOT, dir));
+  hash.update(readFileSync(join(PROJECT_ROOT, 'package-lock.json')));
+  return hash.digest('hex').slice(0, 32);
+}
+
+function synthesize(config: Customer360Config): Record<string, Json> {
   // Bundling the Lambda code is only needed for deployment.
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const { stack } = buildApp(config, app);
