@@ -365,6 +365,29 @@ describe('the synthesized state machine, run locally', () => {
     });
   });
 
+  it('names the state and what it was doing when a task times out, and returns at once', async () => {
+    const started = Date.now();
+
+    const summary = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE, full: true },
+      timeoutOverrides: { 'Extract history': 2 },
+      interceptTask: async (state) => {
+        // A history file that never ends (a 50 MB line on main): the task never answers.
+        if (state === 'Extract history') await new Promise(() => undefined);
+      },
+    });
+
+    expect(summary.status).toBe('FAILED');
+    expect(summary.failure).toMatchObject({ state: 'Extract history', error: 'States.Timeout' });
+    expect(summary.failure?.cause).toMatch(
+      /^Extract history timed out after \d+ s \(the state's TimeoutSeconds in the definition\) while landing the history files of /,
+    );
+    expect((Date.now() - started) / 1000).toBeLessThan(60);
+    const notice = outbox().at(-1);
+    expect(notice?.message).toMatchObject({ event: 'pipeline_failed', failedState: 'Extract sources' });
+  });
+
   it('stops at the quality gate and publishes nothing when a blocking check fails', async () => {
     const nextDay = '2025-07-01';
     const summary = await runPipelineLocally({

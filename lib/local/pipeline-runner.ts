@@ -1,13 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  appendFileSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -80,7 +73,9 @@ const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 function definitionKey(config: Customer360Config): string {
   const hash = createHash('sha256').update(JSON.stringify(config));
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (/\.(ts|sql|json)$/.test(entry.name)) hash.update(path).update(readFileSync(path));
@@ -159,6 +154,11 @@ export interface LocalRunOptions {
   readonly onEvent?: (line: string) => void;
   /** Shortens retry pauses (milliseconds) for tests and the demo. */
   readonly retryIntervalMs?: number;
+  /**
+   * Replaces the `TimeoutSeconds` of the named task states, so a test can see a timeout in seconds.
+   * @default the definition's own values
+   */
+  readonly timeoutOverrides?: Readonly<Record<string, number>>;
 }
 
 export interface StateTiming {
@@ -192,7 +192,7 @@ export interface LocalRunSummary {
  */
 export async function runPipelineLocally(options: LocalRunOptions): Promise<LocalRunSummary> {
   const { config, lakeRoot, engine: instance } = options;
-  const definition = synthesizedDefinition(config);
+  const definition = withTimeouts(synthesizedDefinition(config), options.timeoutOverrides ?? {});
   const models = loadModels();
   const lake = folderLakeStore(lakeRoot);
   const rows: Record<string, number> = {};
@@ -483,6 +483,24 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   mkdirSync(options.runsDir, { recursive: true });
   writeFileSync(join(options.runsDir, `${executionName}.json`), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
+}
+
+function withTimeouts(definition: Record<string, Json>, overrides: Readonly<Record<string, number>>) {
+  if (Object.keys(overrides).length === 0) return definition;
+  const copy = JSON.parse(JSON.stringify(definition)) as Record<string, Json>;
+  const walk = (states: Record<string, Json>) => {
+    for (const [name, state] of Object.entries(states)) {
+      const s = state as Record<string, Json>;
+      const seconds = overrides[name];
+      if (s.Type === 'Task' && seconds !== undefined) s.TimeoutSeconds = seconds;
+      const processor = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Json> } | undefined;
+      if (processor?.States) walk(processor.States);
+      for (const branch of (s.Branches as { States: Record<string, Json> }[] | undefined) ?? [])
+        walk(branch.States);
+    }
+  };
+  walk(copy.States as Record<string, Json>);
+  return copy;
 }
 
 /** Every Task state of the definition, Map and Parallel branches included. */

@@ -131,7 +131,7 @@ export function lockWorkspace(
     } catch {
       other = undefined; // Half written by a process killed at that instant: stale.
     }
-    if (other && (other.host !== hostname() || alive(other.pid)) && other.pid !== process.pid) {
+    if (other && (other.host !== hostname() || alive(other.pid))) {
       throw new WorkspaceBusyError(
         `Workspace ${workspace.root} is in use by another run: \`${other.command}\` (pid ${other.pid} on ${other.host}, started ${other.startedAt}). Wait for it to finish, or use another --workspace.`,
       );
