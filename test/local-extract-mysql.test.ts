@@ -356,7 +356,10 @@ describe('a lost MariaDB connection during extraction', () => {
     batchRows: 10_000,
   });
 
-  /** Count, distinct keys and key sum of what landed: every row exactly once iff all three match. */
+  /**
+   * Count, distinct keys and key sum of what landed. The source keys are 1..n, so n rows with n
+   * distinct keys is every source row exactly once; the sum n (n + 1) / 2 double-checks it.
+   */
   const landed = async (lakeRoot: string, table: typeof rawMysqlOrders, key: string) => {
     const reader = await engine.runAndReadAll(
       `SELECT COUNT(*)::BIGINT::VARCHAR AS n, COUNT(DISTINCT ${key})::BIGINT::VARCHAR AS keys,
@@ -365,7 +368,6 @@ describe('a lost MariaDB connection during extraction', () => {
     );
     return reader.getRowObjectsJson()[0];
   };
-  // 1 + 2 + ... + n = n (n + 1) / 2
   const everyOrderOnce = {
     n: String(ORDERS),
     keys: String(ORDERS),
@@ -458,8 +460,8 @@ describe('a lost MariaDB connection during extraction', () => {
 
     const results = await extractMysql({
       ...options(lake),
-      // Pause bounds 200, 400, 800, then 1 s: about 12 s of expected waiting against a restart of a
-      // second or two.
+      // Pause bounds 200, 400, 800, then 1,000 ms for the other 26 retries: about 14 s of waiting
+      // expected (half of each bound) against a restart that takes a second or three.
       retry: { attempts: 30, baseDelayMs: 200, maxDelayMs: 1_000 },
       onProgress: (m) => progress.push(m),
       onBatch: async ({ table }) => {

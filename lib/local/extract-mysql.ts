@@ -86,8 +86,9 @@ export interface ExtractMysqlOptions {
   readonly rowsPerFile?: number;
   /**
    * Rows read from MariaDB before the socket is paused and the batch goes into the writer; bounds
-   * the rows held in memory.
-   * @default 10_000
+   * the rows held in memory. Kept small so a batch dies young: at 10,000 rows the batches outlived
+   * V8's young generation and garbage collection took a fifth of the extraction.
+   * @default 2_000
    */
   readonly batchRows?: number;
   /** @default 5 attempts per table, pauses from 1 s doubling to at most 15 s, full jitter */
@@ -132,15 +133,20 @@ const LOST_CONNECTION_CODES: ReadonlySet<string> = new Set([
   'ER_CON_COUNT_ERROR',
 ]);
 
-/** MariaDB's ER_CONNECTION_KILLED, sent to running queries on shutdown; mysql2's table has no name for it. */
+/**
+ * MariaDB's ER_CONNECTION_KILLED ("Connection was killed"), which a query gets when the server stops
+ * under it or its connection is killed; mysql2's MySQL-derived table has no name for it and does not
+ * mark it fatal (node-mysql2 issue #510).
+ */
 const MARIADB_CONNECTION_KILLED = 1927;
 
+/** Whether a mysql2 error means the connection was lost (or refused), so a retry may succeed. */
 export const isLostMysqlConnection = (error: unknown): boolean => {
   if (typeof error !== 'object' || error === null) return false;
   const { code, errno, fatal } = error as { code?: unknown; errno?: unknown; fatal?: unknown };
   if (typeof code === 'string') return LOST_CONNECTION_CODES.has(code);
-  // mysql2 raises "Can't add new command when connection is in closed state" and "Can't write in
-  // closed state" as fatal errors without a code when a command meets an already dead connection.
+  // A command given to a connection that has already died fails with mysql2's fatal, code-less
+  // "Can't add new command when connection is in closed state".
   return errno === MARIADB_CONNECTION_KILLED || fatal === true;
 };
 
@@ -445,7 +451,7 @@ async function extractTable(
   let last: Row | undefined;
   let read = 0;
   try {
-    for await (const batch of queryBatches(connection, sql, values, options.batchRows ?? 10_000)) {
+    for await (const batch of queryBatches(connection, sql, values, options.batchRows ?? 2_000)) {
       for (const row of batch) {
         const text: (string | null)[] = row.map(toText);
         text.push(ingestedAt);

@@ -121,9 +121,8 @@ export class LocalMariaDb {
 
   /**
    * Sends the server a signal and waits until it has exited, keeping its data folder for `restart()`.
-   * SIGKILL is a crash (connections drop without a word); SIGTERM is a clean shutdown (MariaDB kills
-   * running queries and closes connections).
-   * @param signal @default 'SIGKILL'
+   * SIGKILL (the default) is a crash: connections drop without a word. SIGTERM is a clean shutdown:
+   * MariaDB kills running queries and closes connections.
    */
   async kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     if (this.process.exitCode !== null || this.process.signalCode !== null) return;
@@ -198,9 +197,9 @@ async function launch(
   );
   const deadline = Date.now() + startTimeoutSeconds * 1000;
   for (;;) {
-    if (child.exitCode !== null) {
+    if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(
-        `MariaDB exited during start-up (code ${child.exitCode}):\n${readTail(join(dataDir, 'error.log'))}`,
+        `MariaDB exited during start-up (${child.signalCode ?? `code ${child.exitCode}`}):\n${readTail(join(dataDir, 'error.log'))}`,
       );
     }
     let admin: mysql.Connection | undefined;
