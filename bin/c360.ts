@@ -97,6 +97,15 @@ async function main(argv: string[]): Promise<number> {
         );
         if (summary.failure)
           process.stdout.write(`Failed at ${summary.failure.state}: ${summary.failure.cause}\n`);
+        for (const check of summary.failedChecks ?? []) {
+          process.stdout.write(
+            `  blocking check ${check.check_name} / ${check.subject}: ${check.metric_value} against threshold ${check.threshold} (${check.detail})\n`,
+          );
+        }
+        if (summary.status !== 'SUCCEEDED')
+          process.stdout.write(
+            'Published data is unchanged. Fix the cause, then run the same command again.\n',
+          );
         return summary.status === 'SUCCEEDED' ? 0 : 1;
       } finally {
         connection.closeSync();

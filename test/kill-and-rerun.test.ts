@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +41,11 @@ async function fingerprint(workspace: Workspace): Promise<{ content: string[]; r
   }
 }
 
-function startRun(workspace: Workspace, runDate: string): { child: ChildProcess; output: () => string } {
+function startRun(
+  workspace: Workspace,
+  runDate: string,
+  extra: readonly string[] = [],
+): { child: ChildProcess; output: () => string } {
   let output = '';
   const child = spawn(
     process.execPath,
@@ -55,6 +59,7 @@ function startRun(workspace: Workspace, runDate: string): { child: ChildProcess;
       '--full',
       '--workspace',
       workspace.root,
+      ...extra,
     ],
     { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -89,8 +94,9 @@ async function killAt(workspace: Workspace, runDate: string, line: RegExp): Prom
 async function runToEnd(
   workspace: Workspace,
   runDate: string,
+  extra: readonly string[] = [],
 ): Promise<{ code: number | null; output: string }> {
-  const { child, output } = startRun(workspace, runDate);
+  const { child, output } = startRun(workspace, runDate, extra);
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   return { code, output: output() };
 }
@@ -137,5 +143,19 @@ describe('kill -9 in any phase, then rerun', () => {
     // Every view now shows the one rerun.
     expect(new Set(after.runs.map((r) => r.split(':')[1])).size).toBe(1);
     expect(after.runs).not.toEqual(published.runs);
+  }, 300_000);
+
+  it('exits with status 1 after a failure, printing the failed checks, and changes nothing published', async () => {
+    const config = join(workspace.root, 'strict.json');
+    writeFileSync(config, JSON.stringify({ analysis: { maxRejectShare: 0 } }));
+
+    const failed = await runToEnd(workspace, runDate, ['--config', config]);
+
+    expect(failed.code, failed.output).toBe(1);
+    expect(failed.output).toContain('Failed at Quality gate failed');
+    expect(failed.output).toMatch(/blocking check reject_share \/ \w+: [\d.]+ against threshold 0 /);
+    expect(failed.output).not.toMatch(/blocking check check_name/);
+    expect(failed.output).toContain('Published data is unchanged');
+    expect((await fingerprint(workspace)).content).toEqual(published.content);
   }, 300_000);
 });

@@ -300,15 +300,13 @@ describe('run control on AWS (mocked clients)', () => {
         },
       ],
     });
-    sfn
-      .on(DescribeExecutionCommand, { executionArn: 'arn:e1' })
-      .resolves({
-        status: 'RUNNING',
-        input: '{"runDate":"2026-03-09"}',
-        executionArn: 'arn:e1',
-        stateMachineArn: 'x',
-        startDate: new Date(),
-      });
+    sfn.on(DescribeExecutionCommand, { executionArn: 'arn:e1' }).resolves({
+      status: 'RUNNING',
+      input: '{"runDate":"2026-03-09"}',
+      executionArn: 'arn:e1',
+      stateMachineArn: 'x',
+      startDate: new Date(),
+    });
     sfn
       .on(DescribeExecutionCommand, { executionArn: 'arn:e0' })
       .resolves({ status: 'FAILED', executionArn: 'arn:e0', stateMachineArn: 'x', startDate: new Date() });

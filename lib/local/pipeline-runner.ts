@@ -182,6 +182,8 @@ export interface LocalRunSummary {
   readonly states: readonly StateTiming[];
   readonly rows: Readonly<Record<string, number>>;
   readonly output?: Json;
+  /** When the quality gate stopped the run: each failed blocking check with its value and threshold. */
+  readonly failedChecks?: readonly Readonly<Record<string, string | null>>[];
 }
 
 /**
@@ -381,6 +383,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   let failure: { state: string; error: string; cause: string } | undefined;
   const entered = new Map<string, number>();
   let runDate = input.runDate;
+  let gateRows: Record<string, string | null>[] = [];
   const events = (async () => {
     for await (const event of execution.eventLogs) {
       const raw = 'state' in event ? (event.state as { name: string; input?: Json }) : undefined;
@@ -396,6 +399,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         const settled = (event.state as { output?: { runDate?: unknown } }).output?.runDate;
         if (!runDate && typeof settled === 'string') runDate = settled;
         const skipped = (event.state as { output?: { Skipped?: unknown } }).output?.Skipped;
+        if (raw?.name === 'Read quality gate') gateRows = readGateRows(event.state as { output?: Json });
         states.push({ state: state.name, status: 'succeeded', seconds: elapsed });
         const written =
           raw?.name.startsWith('Run ') && raw.name.includes(' query') && typeof item === 'string'
@@ -472,6 +476,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       failure,
       states,
       rows,
+      ...(failure?.state === 'Quality gate failed' ? { failedChecks: gateRows } : {}),
     };
   } finally {
     LocalExecutions.ended(executionId);
@@ -483,6 +488,18 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   mkdirSync(options.runsDir, { recursive: true });
   writeFileSync(join(options.runsDir, `${executionName}.json`), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
+}
+
+/** The gate's rows in Athena's shape (a header row, then VarCharValue cells) as objects. */
+function readGateRows(state: { output?: Json }): Record<string, string | null>[] {
+  const rows = (state.output as { gate?: { rows?: { Data: { VarCharValue?: string }[] }[] } } | undefined)
+    ?.gate?.rows;
+  if (!rows || rows.length === 0) return [];
+  const [header, ...data] = rows;
+  const names = (header?.Data ?? []).map((cell) => cell.VarCharValue ?? '');
+  return data.map((row) =>
+    Object.fromEntries(names.map((name, i) => [name, row.Data[i]?.VarCharValue ?? null])),
+  );
 }
 
 function withTimeouts(definition: Record<string, Json>, overrides: Readonly<Record<string, number>>) {
