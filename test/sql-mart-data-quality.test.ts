@@ -296,6 +296,8 @@ describe('data_quality mart: counts, rejects, freshness and blocking checks', ()
       'freshness_days dynamodb': [1, 3, true, true],
       // one identity_group_too_large reject: a warning that fails without blocking the run
       'identity_group_cap stage.rejects': [1, 0, false, false],
+      // no identity_hash_collision reject in the fixture: the warning passes
+      'identity_hash_collision stage.rejects': [0, 0, true, false],
     });
     expect(failedBlocking(rows)).toEqual([]);
   });

@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerTable } from '../lib/local/sql-runner.js';
+import { parseConfig } from '../lib/config/load.js';
+import { registerTable, runModel } from '../lib/local/sql-runner.js';
+import { dataQuality } from '../lib/schema/marts/data-quality.js';
 import {
   rawDynamodbInteractions,
   rawHistoryOrders,
@@ -17,7 +19,9 @@ import {
   stageProducts,
   stageRejects,
 } from '../lib/schema/tables.js';
-import { FixtureLake, type FixtureRow } from './helpers/lake.js';
+import { loadModels, tableModelsInOrder } from '../lib/sql/models.js';
+import { pipelineParameters } from '../lib/sql/parameters.js';
+import { FIXTURE_RUN_ID, FixtureLake, type FixtureRow } from './helpers/lake.js';
 
 /*
  * A hand-made raw zone with one record for every rule of staging, identity resolution and
@@ -417,6 +421,92 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     const l0001 = identities.find((i) => i.source_key === 'L0001');
     expect(l0001?.match_rule).toBe('legacy_id');
     expect(Number(l0001?.customer_id)).toBeLessThan(0);
+  });
+  it('gives a new customer -1 minus the low 63 bits of the xxHash64 of its key', async () => {
+    // Worked from the xxHash reference (libxxhash 0.8, seed 0): xxh64('email:dee@example.com') =
+    // 0xDDD465AE79BFA9E4, low 63 bits 0x5DD465AE79BFA9E4 = 6761140740631276004; xxh64('legacy:L0077') =
+    // 0x4ED2D7F7C36119DE = 5679839539202431454. Athena computes the same ids (see the compat test).
+    await lake.runZone('stage', RUN_DATE);
+    const identities = await lake.read(stageIdentityMap, RUN_DATE);
+    const idOf = (key: string) => identities.find((i) => i.source_key === key)?.customer_id;
+    expect(idOf('email#Dee@Example.com')).toBe('-6761140740631276005');
+    expect(idOf('L0077')).toBe('-5679839539202431455');
+  });
+
+  it('quarantines both identities when two keys hash to one id, and counts them in data_quality', async () => {
+    // A real 63-bit collision cannot be built, so the hashing step is fed a forced one: every new
+    // customer key (email:dee@example.com, legacy:L0077) gets id -42. The collision check reads only
+    // the (new_customer_key, customer_id) pairs of int_identity_candidates.
+    const models = loadModels();
+    const candidates = models.get('int_identity_candidates');
+    if (!candidates) throw new Error('no int_identity_candidates model');
+    models.set('int_identity_candidates', {
+      ...candidates,
+      sql: `select source, source_key_type, source_key,
+        case when new_customer_key is not null then -42 else customer_id end as customer_id,
+        new_customer_key, match_rule, unresolved_reason
+        from (${candidates.sql}) as real_candidates`,
+    });
+    const parameters = pipelineParameters(parseConfig({}), RUN_DATE, FIXTURE_RUN_ID);
+    for (const model of tableModelsInOrder(models, 'stage'))
+      await runModel(lake.engine, lake.root, model, models, parameters);
+    const dataQualityModel = models.get('data_quality');
+    if (!dataQualityModel) throw new Error('no data_quality model');
+    await runModel(lake.engine, lake.root, dataQualityModel, models, parameters);
+
+    const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
+    expect(rejects.filter((r) => r.reason === 'identity_hash_collision').map((r) => r.record_key)).toEqual([
+      'e6', // the event of email#Dee@Example.com
+      'legacy/orders.csv#11', // the order of L0077
+    ]);
+    const identities = await lake.read(stageIdentityMap, RUN_DATE);
+    expect(identities.filter((i) => Number(i.customer_id) < 0)).toEqual([]);
+    const customers = await lake.read(stageCustomers, RUN_DATE);
+    expect(customers.map((c) => c.customer_id).sort()).toEqual(['1', '2', '3']);
+    const checks = await lake.read(dataQuality, RUN_DATE);
+    expect(checks.find((c) => c.check_name === 'identity_hash_collision')).toMatchObject({
+      metric_value: 2,
+      threshold: 0,
+      is_passed: false,
+      is_blocking: false,
+    });
+  });
+});
+
+describe('xxhash64 on DuckDB (lib/sql/compat.ts) equals the xxHash reference and Athena', () => {
+  let lake: FixtureLake;
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+  });
+  afterAll(() => lake?.close());
+
+  // Athena: from_big_endian_64(xxhash64(to_utf8(s))) is the signed 64-bit xxHash64 (seed 0) of the
+  // UTF-8 bytes. The first four are the published xxHash test vectors; the others were computed with
+  // libxxhash 0.8 (the reference C library) and chosen to pass through every step: 32-byte stripes,
+  // 8-byte lanes, the 4-byte lane, single bytes, and multi-byte UTF-8.
+  it.each([
+    ['', '0xEF46DB3751D8E999'],
+    ['a', '0xD24EC4F1A98C6E5B'],
+    ['abc', '0x44BC2CF5AD770999'],
+    ['Nobody inspects the spammish repetition', '0xFBCEA83C8A378BF1'],
+    ['email:dee@example.com', '0xDDD465AE79BFA9E4'],
+    ['email:zoë@exämple.com', '0x231E2922398C9F4A'],
+    ['legacy:L0000042', '0x515C806F87EA1AE2'],
+  ])('%j hashes to %s', async (text, hex) => {
+    const expected = BigInt.asIntN(64, BigInt(hex));
+    const reader = await lake.engine.runAndReadAll(
+      `SELECT CAST(from_big_endian_64(xxhash64(to_utf8('${text.replaceAll("'", "''")}'))) AS VARCHAR) AS h`,
+    );
+    expect(reader.getRowObjectsJson()[0]?.h).toBe(String(expected));
+  });
+
+  it('keeps the id inside a bigint for the hash whose low 63 bits are all ones', async () => {
+    // -1 - bitwise_and(h, 2^63 - 1) for h = -1 (all 64 bits set) is the smallest bigint, -2^63; abs()
+    // of a negative hash could not do this without overflowing.
+    const reader = await lake.engine.runAndReadAll(
+      'SELECT CAST(-1 - bitwise_and(CAST(-1 AS BIGINT), 9223372036854775807) AS VARCHAR) AS id',
+    );
+    expect(reader.getRowObjectsJson()[0]?.id).toBe('-9223372036854775808');
   });
 });
 

@@ -23,10 +23,12 @@
 --                                  raw.dynamodb_interactions (the legacy history is not checked)
 --   identity_group_cap / stage.rejects  rejects with reason identity_group_too_large; a warning
 --                                  (fails when above 0, never blocking)
+--   identity_hash_collision / stage.rejects  rejects with reason identity_hash_collision (two
+--                                  identities whose new-customer ids collide); a warning, as above
 -- Freshness reads raw rows with ingest_date <= run_date and ignores times after the run date: a row
 -- changed after the run date cannot have been seen as of it, and a garbled future time must not hide
 -- a source that stopped. A source with no parseable time at all is stale (null days, failed).
--- Thresholds hold the configured limits (0 for orders_loaded and identity_group_cap); informational
+-- Thresholds hold the configured limits (0 for orders_loaded and the identity checks); informational
 -- rows have a null threshold, always pass and never block.
 with raw_row_counts as (
     -- count(case ...), not count_if: count_if of no rows is null on DuckDB (0 on Trino)
@@ -272,7 +274,9 @@ freshness as (
 
 identity_cap as (
     -- count(case ...), not count_if: count_if of no rows is null on DuckDB (0 on Trino)
-    select count(case when reason = 'identity_group_too_large' then 1 end) as capped_count
+    select
+        count(case when reason = 'identity_group_too_large' then 1 end) as capped_count,
+        count(case when reason = 'identity_hash_collision' then 1 end) as collided_count
     from rejects
 ),
 
@@ -386,6 +390,19 @@ checks as (
         cast(capped_count as varchar)
             || ' records not merged: their identity group exceeds identity.maxSourceIdsPerCustomer = '
             || cast({{ max_source_ids_per_customer }} as varchar) as detail
+    from identity_cap
+
+    union all
+
+    select
+        'identity_hash_collision' as check_name,
+        'stage.rejects' as subject,
+        cast(collided_count as double) as metric_value,
+        cast(0 as double) as threshold,
+        collided_count = 0 as is_passed,
+        false as is_blocking,
+        cast(collided_count as varchar)
+            || ' records not merged: two identities hashed to one new-customer id' as detail
     from identity_cap
 ),
 
