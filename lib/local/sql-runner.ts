@@ -25,15 +25,10 @@ export async function registerTable(
   onSkippedFile: (path: string) => void = warnSkipped,
 ): Promise<void> {
   const name = `${table.zone}.${table.name}`;
-  const existing = await connection.runAndReadAll(
-    `SELECT table_type FROM information_schema.tables WHERE table_schema = '${table.zone}' AND table_name = '${table.name}'`,
-  );
-  const type = existing.getRowObjectsJson()[0]?.table_type;
-  if (type === 'VIEW') await connection.run(`DROP VIEW ${name}`);
-  else if (type !== undefined) await connection.run(`DROP TABLE ${name}`);
   const columns = [...table.columns, ...table.partitionKeys];
   const { files, skipped } = tableFiles(lakeRoot, table);
   for (const file of skipped) onSkippedFile(file);
+  let definition: string;
   if (files.length > 0) {
     const list = files.map((f) => sqlString(f)).join(', ');
     const hive = table.partitionKeys.length > 0;
@@ -49,10 +44,24 @@ export async function registerTable(
           : `CAST(NULL AS ${duckdbType(c.type)}) AS "${c.name}"`,
       )
       .join(', ');
-    await connection.run(`CREATE VIEW ${name} AS SELECT ${casts} FROM ${source}`);
+    definition = `CREATE VIEW ${name} AS SELECT ${casts} FROM ${source}`;
   } else {
-    const ddl = columns.map((c) => `"${c.name}" ${duckdbType(c.type)}`).join(', ');
-    await connection.run(`CREATE TABLE ${name} (${ddl})`);
+    definition = `CREATE TABLE ${name} (${columns.map((c) => `"${c.name}" ${duckdbType(c.type)}`).join(', ')})`;
+  }
+  // Replaced in one transaction: a run that ends (and interrupts its tasks) while a table is being
+  // re-registered must not leave the catalog without it.
+  const existing = await connection.runAndReadAll(
+    `SELECT table_type FROM information_schema.tables WHERE table_schema = '${table.zone}' AND table_name = '${table.name}'`,
+  );
+  const type = existing.getRowObjectsJson()[0]?.table_type;
+  const drop = type === 'VIEW' ? `DROP VIEW ${name}; ` : type !== undefined ? `DROP TABLE ${name}; ` : '';
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    await connection.run(`${drop}${definition}`);
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 
