@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --import tsx
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { demoInterrupted, runDemo } from '../lib/local/demo.js';
@@ -24,8 +25,9 @@ Usage:
       newer date is already published (--force publishes it anyway). Without --date it is a full run
       for today. Each run writes its own run_id; readers see a run only once it publishes. One run
       at a time per workspace.
-  c360 query "SQL" [--workspace DIR]
-      Runs SQL on DuckDB over the lake: raw.*, stage.*, analytics.* and the *_latest views.
+  c360 query "SQL" [--format table|csv|json] [--out FILE] [--workspace DIR]
+      Runs SQL on DuckDB over the lake: raw.*, stage.*, analytics.* and the *_latest views (what is
+      published). Base tables hold every run: name one with run_date and run_id.
   c360 status [--workspace DIR]
       Lists the last local runs.
 
@@ -37,7 +39,8 @@ Options:
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  // `c360 --help` and `c360 -h` are help, not a command named "--help".
+  const [command, ...rest] = argv[0]?.startsWith('-') ? ['help', ...argv] : argv;
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -49,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       full: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      format: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -119,10 +124,22 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(
           'query needs the SQL to run, for example: c360 query "select * from analytics.rfm_latest limit 5"',
         );
+      const format = values.format ?? 'table';
+      if (!['table', 'csv', 'json'].includes(format))
+        throw new UsageError(`--format must be table, csv or json, got "${format}"`);
       const { instance, connection } = await openWorkspaceEngine(workspace);
       try {
         const reader = await connection.runAndReadAll(sql);
-        console.table(reader.getRowObjectsJson());
+        const rows = reader.getRowObjectsJson();
+        const text =
+          format === 'json'
+            ? `${JSON.stringify(rows, null, 2)}\n`
+            : format === 'csv'
+              ? toCsv(reader.columnNames(), rows)
+              : undefined;
+        if (text === undefined) console.table(rows);
+        else if (values.out) writeFileSync(values.out, text);
+        else process.stdout.write(text);
         return 0;
       } finally {
         connection.closeSync();
@@ -152,6 +169,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** RFC 4180 CSV: a header, then one line per row; fields with a comma, quote or line break are quoted. */
+function toCsv(columns: readonly string[], rows: readonly Record<string, unknown>[]): string {
+  const field = (value: unknown) => {
+    if (value === null || value === undefined) return '';
+    const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [columns.map(field).join(','), ...rows.map((row) => columns.map((c) => field(row[c])).join(','))]
+    .map((line) => `${line}\r\n`)
+    .join('');
+}
 
 function isCalendarDate(text: string): boolean {
   const time = Date.parse(`${text}T00:00:00Z`);

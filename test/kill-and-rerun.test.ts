@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,4 +158,22 @@ describe('kill -9 in any phase, then rerun', () => {
     expect(failed.output).toContain('Published data is unchanged');
     expect((await fingerprint(workspace)).content).toEqual(published.content);
   }, 300_000);
+
+  it('exports published results as CSV or JSON, and `c360 --help` is help', async () => {
+    const c360 = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(PROJECT, 'bin', 'c360.ts'), ...args], {
+        cwd: PROJECT,
+        encoding: 'utf8',
+      });
+    const sql = 'select count(*) as customers, \'a,"b"\' as label from analytics.customer_360_latest';
+
+    const csv = c360('query', '--workspace', workspace.root, '--format', 'csv', sql);
+    const json = c360('query', '--workspace', workspace.root, '--format', 'json', sql);
+    const help = c360('--help');
+
+    expect(csv.stdout).toBe('customers,label\r\n300,"a,""b"""\r\n');
+    expect(JSON.parse(json.stdout)).toEqual([{ customers: '300', label: 'a,"b"' }]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage:');
+  }, 120_000);
 });
