@@ -171,8 +171,11 @@ describe('kill -9 in any phase, then rerun', () => {
     const json = c360('query', '--workspace', workspace.root, '--format', 'json', sql);
     const help = c360('--help');
 
-    expect(csv.stdout).toBe('customers,label\r\n300,"a,""b"""\r\n');
-    expect(JSON.parse(json.stdout)).toEqual([{ customers: '300', label: 'a,"b"' }]);
+    const customers = (published.content.find((c) => c.startsWith('customer_360_latest:')) ?? '').split(
+      ':',
+    )[1];
+    expect(csv.stdout).toBe(`customers,label\r\n${customers},"a,""b"""\r\n`);
+    expect(JSON.parse(json.stdout)).toEqual([{ customers, label: 'a,"b"' }]);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage:');
   }, 120_000);
