@@ -31,14 +31,28 @@ function re2(): WrappedRE2Constructor {
  * Athena's Joni (Java syntax) only `(?<name>...)`.
  */
 export function legacyIdPatternProblem(pattern: string): string | undefined {
-  const compiled = new (re2())(pattern, false, false, false, 0);
-  if (!compiled.ok()) return `expected a regular expression RE2 accepts (RE2: ${compiled.error()})`;
-  const names = compiled.capturingGroupNames().keys();
-  if (names.size() > 0) {
-    return 'expected an unnamed capture group: (...) works on DuckDB and Athena alike, named groups do not';
-  }
+  // Embind objects live in the WebAssembly heap: each is freed explicitly once read.
+  const using = <T>(source: string, read: (compiled: InstanceType<WrappedRE2Constructor>) => T): T => {
+    const compiled = new (re2())(source, false, false, false, 0);
+    try {
+      return read(compiled);
+    } finally {
+      (compiled as unknown as { delete(): void }).delete();
+    }
+  };
+  const problem = using(pattern, (compiled) => {
+    if (!compiled.ok()) return `expected a regular expression RE2 accepts (RE2: ${compiled.error()})`;
+    const names = compiled.capturingGroupNames();
+    const keys = names.keys();
+    const named = keys.size() > 0;
+    for (const handle of [keys, names] as unknown as { delete?: () => void }[]) handle.delete?.();
+    return named
+      ? 'expected an unnamed capture group: (...) works on DuckDB and Athena alike, named groups do not'
+      : undefined;
+  });
+  if (problem) return problem;
   // The empty alternative always matches, so the match lists every group of the pattern.
-  const groups = new (re2())(`(?:${pattern})|`, false, false, false, 0).match('', 0, true).groups.length;
+  const groups = using(`(?:${pattern})|`, (compiled) => compiled.match('', 0, true).groups.length);
   if (groups !== 1) {
     return `expected exactly one capture group, the MySQL customer id (found ${groups}); use (?:...) for other groups`;
   }

@@ -136,7 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
     print(`Lake (Parquet, laid out as in S3): ${where(workspace.lake)}`);
     print(`Outbox (SNS/SES messages):         ${where(workspace.outboxFile)}`);
     print(
-      `Run summary:                       ${where(join(workspace.runsDir, `${summary.executionId}.json`))}`,
+      `Run summary:                       ${where(join(workspace.runsDir, `${summary.executionName}.json`))}`,
     );
     print(`Generated data manifest:           ${where(join(workspace.root, 'generated', 'manifest.json'))}`);
     print('Try: npx c360 query "select * from analytics.customer_360_latest limit 5"');

@@ -170,6 +170,8 @@ export interface StateTiming {
 
 export interface LocalRunSummary {
   readonly executionId: string;
+  /** The execution's name; the run summary is `<runsDir>/<executionName>.json`. */
+  readonly executionName: string;
   /** Where this run wrote: `run_date=<runDate>/run_id=<runId>/` in every stage and analytics table. */
   readonly runId?: string;
   readonly status: 'SUCCEEDED' | 'FAILED';
@@ -453,6 +455,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     await events;
     summary = {
       executionId,
+      executionName,
       runId,
       status: 'SUCCEEDED',
       runDate: (output as { runDate?: string })?.runDate ?? runDate,
@@ -467,6 +470,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     const thrown = error as { name?: string; message?: string; cause?: unknown };
     summary = {
       executionId,
+      executionName,
       runId,
       status: 'FAILED',
       runDate,
