@@ -334,7 +334,8 @@ describe('the synthesized state machine, run locally', () => {
       ...options,
       input: { runDate: RUN_DATE },
       interceptTask: (state, input) => {
-        if (state !== 'Run stage query' || !JSON.stringify(input).includes('/orders/run_date=')) return;
+        if (state !== 'Run stage query wave 2' || !JSON.stringify(input).includes('/orders/run_date='))
+          return;
         calls += 1;
         if (calls <= 2) throw new AthenaTaskError('Athena.TooManyRequestsException', 'Rate exceeded');
         throw new AthenaTaskError(
@@ -347,14 +348,17 @@ describe('the synthesized state machine, run locally', () => {
     expect(calls).toBe(3);
     expect(summary.status).toBe('FAILED');
     expect(
-      summary.states.filter((s) => s.status === 'retried' && s.state === 'Run stage query [orders]'),
+      summary.states.filter((s) => s.status === 'retried' && s.state === 'Run stage query wave 2 [orders]'),
     ).toHaveLength(2);
-    expect(summary.failure).toMatchObject({ state: 'Run stage query [orders]', error: 'States.TaskFailed' });
+    expect(summary.failure).toMatchObject({
+      state: 'Run stage query wave 2 [orders]',
+      error: 'States.TaskFailed',
+    });
     const notice = outbox().at(-1);
     expect(notice?.subject).toBe('Customer 360 pipeline failed');
     expect(notice?.message).toMatchObject({
       event: 'pipeline_failed',
-      failedState: 'Build stage tables',
+      failedState: 'Build stage tables wave 2',
       runDate: RUN_DATE,
       error: {
         Error: 'States.TaskFailed',

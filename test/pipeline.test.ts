@@ -51,7 +51,8 @@ describe('Pipeline state machine definition', () => {
       'Plan the run',
       'Extract?',
       'Extract sources',
-      'Build stage tables',
+      'Build stage tables wave 1',
+      'Build stage tables wave 2',
       'Prepare data_quality query',
       'Run data_quality query',
       'Prepare quality gate query',
@@ -157,7 +158,7 @@ describe('Pipeline state machine definition', () => {
     });
     expect(states['Extract?']).toMatchObject({
       Choices: [{ Variable: '$.extract', BooleanEquals: true, Next: 'Extract sources' }],
-      Default: 'Build stage tables',
+      Default: 'Build stage tables wave 1',
     });
     expect(states['Publish?']).toMatchObject({
       Choices: [{ Variable: '$.publish', BooleanEquals: false, Next: 'Rebuilt' }],

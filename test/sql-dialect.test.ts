@@ -79,14 +79,14 @@ describe('SQL compilation', () => {
     const orders = models.get('orders');
     if (!orders) throw new Error('no orders model');
     const compiled = compileModel(orders, models);
-    const order = [
-      'stg_dynamodb_interactions',
-      'stg_mysql_customers',
-      'int_identity_map',
-      'int_orders_checked',
-    ].map((name) => compiled.indexOf(`${name} AS (`));
+    const order = ['int_identity_map', 'stg_mysql_orders', 'int_orders_checked'].map((name) =>
+      compiled.indexOf(`${name} AS (`),
+    );
     expect(order.every((position) => position >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // Identity resolution is read from its stage table, not resolved again over every raw interaction.
+    expect(compiled).not.toContain('stg_dynamodb_interactions AS (');
+    expect(compiled).toMatch(/from stage\.identity_resolution\b/);
   });
 
   it('documents every DuckDB compatibility macro', () => {

@@ -144,6 +144,7 @@ describe('stage models and marts plan no quadratic join', () => {
     expect(stageModels.map((m) => m.name).sort()).toEqual([
       'customers',
       'identity_map',
+      'identity_resolution',
       'interactions',
       'order_items',
       'orders',

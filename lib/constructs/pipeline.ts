@@ -13,7 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { Customer360Config } from '../config/schema.js';
-import { loadModels, type SqlModel, tableModelsInOrder } from '../sql/models.js';
+import { ephemeralClosure, loadModels, type SqlModel, tableModelsInOrder } from '../sql/models.js';
 import type { DataCatalog } from './data-catalog.js';
 import type { DataLakeStorage } from './data-lake-storage.js';
 
@@ -75,12 +75,16 @@ const LAMBDA_TRANSIENT = [
   'Lambda.TooManyRequestsException',
 ];
 
-/** Groups table models into waves: a model runs in the first wave after every model it reads. */
-export function modelWaves(models: readonly SqlModel[]): string[][] {
+/**
+ * Groups table models (given in dependency order) into waves: a model runs in the first wave after
+ * every model whose table it reads, directly or through the ephemeral models it inlines.
+ */
+export function modelWaves(models: readonly SqlModel[], all?: ReadonlyMap<string, SqlModel>): string[][] {
   const names = new Set(models.map((m) => m.name));
   const level = new Map<string, number>();
   for (const model of models) {
-    const reads = model.reads
+    const inlined = all ? ephemeralClosure(model, all).flatMap((m) => m.reads) : [];
+    const reads = [...model.reads, ...inlined]
       .map((r) => r.split('.')[1] ?? '')
       .filter((r) => names.has(r) && r !== model.name);
     const wave = Math.max(0, ...reads.map((r) => (level.get(r) ?? 0) + 1));
@@ -364,14 +368,17 @@ export class Pipeline extends Construct {
     };
 
     // ---------------------------------------------------------------- the plan
-    const stageModels = tableModelsInOrder(models, 'stage').map((m) => m.name);
+    // Shared intermediates (identity resolution) are tables of an earlier wave: built once, read many.
+    const stageWaves = modelWaves(tableModelsInOrder(models, 'stage'), models);
     const analytics = tableModelsInOrder(models, 'analytics').filter((m) => m.name !== 'data_quality');
-    const martWaves = modelWaves(analytics);
+    const martWaves = modelWaves(analytics, models);
     const published = tableModelsInOrder(models, 'analytics').map((m) => m.name);
     const plan: Record<string, readonly string[]> = {
-      [mapKey('Build stage tables')]: stageModels,
       [mapKey('Publish latest views')]: published,
     };
+    stageWaves.forEach((wave, index) => {
+      plan[mapKey(`Build stage tables wave ${index + 1}`)] = wave;
+    });
     martWaves.forEach((wave, index) => {
       plan[mapKey(`Build marts wave ${index + 1}`)] = wave;
     });
@@ -442,7 +449,13 @@ export class Pipeline extends Construct {
     }
     catchInto(extract, 'Extract sources');
 
-    const stage = modelMap('Build stage tables', 'stage query', 'model');
+    const stageMaps = stageWaves.map((_wave, index) =>
+      modelMap(`Build stage tables wave ${index + 1}`, `stage query wave ${index + 1}`, 'model'),
+    );
+    const [firstStage, ...laterStages] = stageMaps;
+    if (!firstStage) throw new Error('No stage models under sql/stage');
+    let stage: sfn.Chain = sfn.Chain.start(firstStage);
+    for (const wave of laterStages) stage = stage.next(wave);
 
     const quality = sqlStep('data_quality query', { kind: 'model', name: 'data_quality', ...runPayload });
     catchInto(quality.first, 'Prepare data_quality query');
@@ -539,7 +552,7 @@ export class Pipeline extends Construct {
 
     const build = stage.next(quality.chain).next(gateQuery.chain).next(readGate).next(gate);
     extract.next(build);
-    extractChoice.when(sfn.Condition.booleanEquals('$.extract', true), extract).otherwise(build);
+    extractChoice.when(sfn.Condition.booleanEquals('$.extract', true), extract).otherwise(firstStage);
     begin.next(planRun).next(extractChoice);
 
     // ---------------------------------------------------------------- the state machine

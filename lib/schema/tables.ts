@@ -302,6 +302,29 @@ export const stageIdentityMap: TableSchema = {
   partitionKeys: runPartitionKeys,
 };
 
+export const stageIdentityResolution: TableSchema = {
+  name: 'identity_resolution',
+  zone: 'stage',
+  location: 'identity_resolution/',
+  description:
+    'Every source identifier with the customer it resolved to and the rule, or why it could not be resolved; built once per run and read by the other stage tables.',
+  columns: [
+    col('source', 'string', 'mysql, dynamodb or history.', { nullable: false }),
+    col('source_key_type', 'string', 'customer_id, email, visitor_id, legacy_id or unknown.', {
+      nullable: false,
+    }),
+    col('source_key', 'string', 'The identifier as it appears in the source.', { pii: true }),
+    col('customer_id', 'bigint', 'Resolved customer id; null when unresolved.'),
+    col('match_rule', 'string', 'mysql_id, normalized_email, visitor_map or legacy_id.'),
+    col(
+      'unresolved_reason',
+      'string',
+      'unknown_customer, anonymous_visitor, blocked_identifier, missing_key, identity_hash_collision or identity_group_too_large; null when resolved.',
+    ),
+  ],
+  partitionKeys: runPartitionKeys,
+};
+
 export const stageRejects: TableSchema = {
   name: 'rejects',
   zone: 'stage',
@@ -340,6 +363,7 @@ export const stageTables = [
   stageOrderItems,
   stageInteractions,
   stageIdentityMap,
+  stageIdentityResolution,
   stageRejects,
 ] as const;
 
