@@ -689,7 +689,7 @@ describe('DynamoDB table export output', () => {
       const digest = md5.digest();
       expect(e.md5Checksum).toBe(digest.toString('base64'));
       expect(e.etag).toBe(digest.toString('hex'));
-      expect(e.dataFileS3Key).toMatch(/^data\/\d{14}-[0-9a-f]{8}-\d{5}\.json\.gz$/);
+      expect(e.dataFileS3Key).toMatch(/^data\/\d{5}-[0-9a-f]{20}\.json\.gz$/);
     }
   });
 
@@ -709,5 +709,34 @@ describe('DynamoDB table export output', () => {
       /^arn:aws:dynamodb:local:000000000000:table\/interactions-test\/export\/01767225600000-[0-9a-f]{8}$/,
     );
     expect(readdirSync(exportDir).sort()).toEqual(['data', 'manifest-files.json', 'manifest-summary.json']);
+  });
+
+  it('is byte-identical for the same seed and stands, by default, at the latest updated_at', async () => {
+    const again = join(tempDir(), 'export');
+    const plain = join(tempDir(), 'export');
+    const run = (exportDir: string, time?: string) =>
+      generateDataset(
+        { customers: 120, seed: 9 },
+        {
+          files: { dir: tempDir(), mysql: false, dynamodb: false, history: false },
+          dynamodbExport: {
+            dir: exportDir,
+            tableName: 'interactions-test',
+            exportTime: time,
+            itemsPerFile: 1000,
+          },
+        },
+      );
+    await run(again, exportTime);
+    await run(plain);
+
+    expect(hashTree(again)).toEqual(hashTree(exportDir));
+    const latest = readJsonl<Item>(join(dir, 'dynamodb', 'interactions.jsonl'))
+      .map((i) => String(i.updated_at))
+      .sort()
+      .at(-1);
+    const summary = JSON.parse(readFileSync(join(plain, 'manifest-summary.json'), 'utf8'));
+    expect(summary.exportTime).toBe(latest);
+    expect(summary.startTime).toBe(latest);
   });
 });

@@ -31,8 +31,9 @@ export interface DynamoDbExportTarget {
    */
   readonly tableName?: string;
   /**
-   * The point in time the export stands for (ISO); the local extractor's watermark.
-   * @default the time the sink is opened
+   * The point in time the export stands for (ISO); the local extractor's watermark. The export's
+   * start and end times are set to it too, so the folder depends only on the data and the options.
+   * @default the latest `updated_at` among the items (the table as of its last write)
    */
   readonly exportTime?: string;
   /**
@@ -110,13 +111,24 @@ function exportIdFor(tableName: string, exportTime: string): string {
   return `${String(Date.parse(exportTime)).padStart(14, '0')}-${digest}`;
 }
 
+/** A table id in UUID shape, from the table name so that reruns agree. */
+function tableIdFor(tableName: string): string {
+  const h = createHash('sha256').update(tableName).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A data file's name: 26 characters of a digest, like the random names DynamoDB gives them, in order. */
+function dataFileId(tableName: string, index: number): string {
+  const digest = createHash('sha256').update(`${tableName}\n${index}`).digest('hex').slice(0, 20);
+  return `${String(index).padStart(5, '0')}-${digest}`;
+}
+
 /** Streams the interactions into a DynamoDB table export folder, one data file at a time. */
 export class DynamoDbExportSink implements DatasetSink {
   private readonly tableName: string;
-  private readonly exportTime: string;
-  private readonly exportId: string;
   private readonly itemsPerFile: number;
-  private readonly startTime = new Date().toISOString();
+  /** Latest `updated_at` written, for the default export time. */
+  private latest = '';
   private current: { file: GzipLineFile; key: string } | null = null;
   private readonly entries: DataFileEntry[] = [];
   private billedBytes = 0;
@@ -125,10 +137,8 @@ export class DynamoDbExportSink implements DatasetSink {
 
   constructor(private readonly target: DynamoDbExportTarget) {
     this.tableName = target.tableName ?? 'customer-interactions';
-    this.exportTime = target.exportTime ?? this.startTime;
-    if (Number.isNaN(Date.parse(this.exportTime)))
-      throw new Error(`DynamoDB export exportTime: got "${this.exportTime}"; expected an ISO time`);
-    this.exportId = exportIdFor(this.tableName, this.exportTime);
+    if (target.exportTime !== undefined && Number.isNaN(Date.parse(target.exportTime)))
+      throw new Error(`DynamoDB export exportTime: got "${target.exportTime}"; expected an ISO time`);
     this.itemsPerFile = target.itemsPerFile ?? 250_000;
     // A folder left by an earlier export would mix two exports' data files.
     rmSync(target.dir, { recursive: true, force: true });
@@ -146,11 +156,15 @@ export class DynamoDbExportSink implements DatasetSink {
         waits.add(this.closeFile(done));
       }
       if (!this.current) {
-        const key = `data/${this.exportId}-${String(this.files++).padStart(5, '0')}.json.gz`;
+        const key = `data/${dataFileId(this.tableName, this.files++)}.json.gz`;
         this.current = { file: new GzipLineFile(join(this.target.dir, key)), key };
       }
       const wait = this.current.file.write(`${JSON.stringify({ Item: marshall(item) })}\n`);
       waits.add(wait);
+      const updated = item.updated_at;
+      // ISO times of one format order as text; an unparseable one must not become the watermark.
+      if (typeof updated === 'string' && updated > this.latest && !Number.isNaN(Date.parse(updated)))
+        this.latest = updated;
       this.written++;
     }
     return waits.done();
@@ -176,17 +190,21 @@ export class DynamoDbExportSink implements DatasetSink {
       this.current = null;
       await this.closeFile(done);
     }
+    const exportTime = new Date(
+      this.target.exportTime ?? (this.latest || '1970-01-01T00:00:00.000Z'),
+    ).toISOString();
+    const exportId = exportIdFor(this.tableName, exportTime);
     const tableArn = `arn:aws:dynamodb:local:000000000000:table/${this.tableName}`;
     const lines = this.entries.map((e) => `${JSON.stringify(e)}\n`).join('');
     await writeText(join(this.target.dir, 'manifest-files.json'), lines);
     const summary = {
       version: '2020-06-30',
-      exportArn: `${tableArn}/export/${this.exportId}`,
-      startTime: this.startTime,
-      endTime: new Date().toISOString(),
+      exportArn: `${tableArn}/export/${exportId}`,
+      startTime: exportTime,
+      endTime: exportTime,
       tableArn,
-      tableId: this.exportId,
-      exportTime: this.exportTime,
+      tableId: tableIdFor(this.tableName),
+      exportTime,
       s3Bucket: null,
       s3Prefix: null,
       s3SseAlgorithm: null,
