@@ -308,7 +308,7 @@ describe('DynamoDB extraction from a table export folder', () => {
     writeFileSync(filesPath, entries.map((e) => JSON.stringify(e)).join('\n'));
 
     await expect(fromExport(copy, join(root, 'miscounted-lake'))).rejects.toThrow(
-      /Reading DynamoDB export .*miscounted failed: .*data/00000-[0-9a-f]+\.json\.gz: 1500 items; manifest-files\.json says 1499/,
+      /Reading DynamoDB export .*miscounted failed: .*data\/00000-[0-9a-f]+\.json\.gz: 1500 items; manifest-files\.json says 1499/,
     );
   });
 });
