@@ -50,6 +50,7 @@ async function runPath(path: Path): Promise<void> {
         : { dynamodbExport: { dir: exportDir, tableName: TABLE }, files },
     );
     const generated = performance.now();
+    const generateRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
     const result = await extractDynamoDb({
       ...(client ? { client } : { exportDir }),
       tableName: TABLE,
@@ -72,6 +73,7 @@ async function runPath(path: Path): Promise<void> {
         generateItemsPerSecond: rate(generated - started),
         extractItemsPerSecond: rate(extracted - generated),
         endToEndItemsPerSecond: rate(extracted - started),
+        generatePeakRssMiB: generateRssMiB,
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       }),
     );
