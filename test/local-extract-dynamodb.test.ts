@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDataset } from '../lib/generate/index.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
-import { extractDynamoDb, flattenItem } from '../lib/local/extract-dynamodb.js';
+import { extractDynamoDb, flattenItem, itemFromExportLine } from '../lib/local/extract-dynamodb.js';
 import { tableGlob } from '../lib/local/lake.js';
 import { rawDynamodbInteractions } from '../lib/schema/tables.js';
 import type { InteractionItem } from '../lib/sources/interactions.js';
@@ -63,6 +63,17 @@ describe('flattening an item', () => {
       ingested_at: '2025-01-01 00:00:00',
     });
     expect(JSON.parse(String(byName.item_json))).toMatchObject({ extra_attribute: { L: [{ S: 'x' }] } });
+  });
+});
+
+describe('reading an export line', () => {
+  it('takes Item from a full export, NewImage from an incremental one, nothing for a deletion', () => {
+    expect(itemFromExportLine('{"Item":{"k":{"S":"a"}}}')).toEqual({ k: { S: 'a' } });
+    expect(itemFromExportLine('{"Metadata":{},"Keys":{"k":{"S":"b"}},"NewImage":{"k":{"S":"b"}}}')).toEqual({
+      k: { S: 'b' },
+    });
+    expect(itemFromExportLine('{"Metadata":{},"Keys":{"k":{"S":"c"}}}')).toBeNull();
+    expect(itemFromExportLine('   ')).toBeNull();
   });
 });
 
@@ -294,6 +305,33 @@ describe('DynamoDB extraction from a table export folder', () => {
     const result = await fromExport(copy, join(root, 'copied-lake'));
 
     expect(result.rows).toBe(items);
+  });
+
+  it('takes an empty data file (an empty table partition) as no items and fails on a missing one', async () => {
+    const copy = join(root, 'partitions');
+    cpSync(exportDir, copy, { recursive: true });
+    writeFileSync(join(copy, 'data', 'empty.json.gz'), '');
+    const filesPath = join(copy, 'manifest-files.json');
+    const listed = readFileSync(filesPath, 'utf8');
+    const empty = {
+      itemCount: 0,
+      md5Checksum: '1B2M2Y8AsgTpgAmY7PhCfg==',
+      etag: 'd41d8cd98f00b204e9800998ecf8427e',
+    };
+    writeFileSync(
+      filesPath,
+      `${listed}${JSON.stringify({ ...empty, dataFileS3Key: 'data/empty.json.gz' })}\n`,
+    );
+
+    expect((await fromExport(copy, join(root, 'partitions-lake'))).rows).toBe(items);
+
+    writeFileSync(
+      filesPath,
+      `${listed}${JSON.stringify({ ...empty, dataFileS3Key: 'data/missing.json.gz' })}\n`,
+    );
+    await expect(fromExport(copy, join(root, 'missing-lake'))).rejects.toThrow(
+      /ENOENT.*data\/missing\.json\.gz/,
+    );
   });
 
   it('names the data file when its item count disagrees with manifest-files.json', async () => {

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
@@ -160,6 +160,15 @@ export function itemFromExportLine(line: string): Record<string, AttributeValue>
   return record.Item ?? record.NewImage ?? null;
 }
 
+/** The lines of a gzip data file, failing (not waiting forever) when the file cannot be read. */
+function exportLines(path: string): AsyncIterable<string> {
+  const input = createReadStream(path);
+  const gunzip = createGunzip();
+  // pipe() does not pass a read error (a missing file) on to the gunzip stream the lines come from.
+  input.on('error', (error) => gunzip.destroy(error));
+  return createInterface({ input: input.pipe(gunzip), crlfDelay: Number.POSITIVE_INFINITY });
+}
+
 /** Lands the items of an export folder, once; the local counterpart of the cloud job's `land_export`. */
 async function extractExport(
   options: ExtractDynamoDbOptions & { readonly exportDir: string },
@@ -188,10 +197,9 @@ async function extractExport(
     for (const file of files) {
       let items = 0;
       let lineNumber = 0;
-      const lines = createInterface({
-        input: createReadStream(file.path).pipe(createGunzip()),
-        crlfDelay: Number.POSITIVE_INFINITY,
-      });
+      // DynamoDB writes an empty object for an empty table partition, which is no gzip stream.
+      const empty = existsSync(file.path) && statSync(file.path).size === 0;
+      const lines: AsyncIterable<string> | Iterable<string> = empty ? [] : exportLines(file.path);
       for await (const line of lines) {
         lineNumber++;
         let item: Record<string, AttributeValue> | null;
