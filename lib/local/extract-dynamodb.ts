@@ -102,7 +102,12 @@ function readExportSummary(exportDir: string): ExportSummary {
     throw new Error(
       `DynamoDB export ${exportDir}: no manifest-summary.json (an export is complete only with it)`,
     );
-  const summary = JSON.parse(readFileSync(path, 'utf8')) as Partial<ExportSummary>;
+  let summary: Partial<ExportSummary>;
+  try {
+    summary = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`DynamoDB export ${path}: ${(error as Error).message}`);
+  }
   if (
     typeof summary.exportArn !== 'string' ||
     typeof summary.exportTime !== 'string' ||
@@ -131,7 +136,12 @@ export function exportDataFiles(
     .split('\n')
     .forEach((line, index) => {
       if (!line.trim()) return;
-      const entry = JSON.parse(line) as { dataFileS3Key?: unknown; itemCount?: unknown };
+      let entry: { dataFileS3Key?: unknown; itemCount?: unknown };
+      try {
+        entry = JSON.parse(line);
+      } catch (error) {
+        throw new Error(`DynamoDB export ${manifestPath}, line ${index + 1}: ${(error as Error).message}`);
+      }
       if (typeof entry.dataFileS3Key !== 'string')
         throw new Error(`DynamoDB export ${manifestPath}, line ${index + 1}: expected dataFileS3Key`);
       const key =
