@@ -46,6 +46,9 @@ Targets (a source without a target is written as files under --out)
   --dynamodb-region R      (default AWS_REGION or us-east-1)
   --dynamodb-reset         delete and recreate the table first
   --dynamodb-concurrency N BatchWriteItem requests in flight (default 8)
+  --dynamodb-export DIR    write the interactions as a DynamoDB table export folder instead
+                           (manifest-summary.json, manifest-files.json, data/*.json.gz), which
+                           the local extraction reads without a DynamoDB server
   --history-dir DIR        write the history CSV files here (default DIR/history under --out)
   --local                  start throwaway MariaDB and DynamoDB, load them, check them, stop them
   --help`;
@@ -81,6 +84,7 @@ function main(): Promise<void> {
       'dynamodb-region': { type: 'string' },
       'dynamodb-reset': { type: 'boolean', default: false },
       'dynamodb-concurrency': { type: 'string', default: '8' },
+      'dynamodb-export': { type: 'string' },
       'history-dir': { type: 'string' },
       local: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -129,6 +133,8 @@ function main(): Promise<void> {
       database: values['mysql-database'],
     };
   }
+  if (values['dynamodb-export'] !== undefined && (values['dynamodb-endpoint'] || values.local))
+    fail('--dynamodb-export writes files; it does not go with --dynamodb-endpoint or --local');
   const tableName =
     values['dynamodb-table'] ?? (values['dynamodb-endpoint'] ? 'customer-interactions' : undefined);
   return run(options, {
@@ -137,11 +143,16 @@ function main(): Promise<void> {
     mysql: mysqlInfo,
     mysqlMethod: method,
     mysqlReset: values['mysql-reset'],
-    dynamodb: tableName
-      ? { endpoint: values['dynamodb-endpoint'], region: values['dynamodb-region'], tableName }
-      : undefined,
+    // With --dynamodb-export, --dynamodb-table only names the table in the export's ARNs.
+    dynamodb:
+      tableName && !values['dynamodb-export']
+        ? { endpoint: values['dynamodb-endpoint'], region: values['dynamodb-region'], tableName }
+        : undefined,
     dynamodbReset: values['dynamodb-reset'],
     dynamodbConcurrency: number('dynamodb-concurrency', values['dynamodb-concurrency']) as number,
+    dynamodbExport: values['dynamodb-export']
+      ? { dir: resolve(values['dynamodb-export']), tableName }
+      : undefined,
     local: values.local,
   });
 }
@@ -155,6 +166,7 @@ interface CliTargets {
   dynamodb: { endpoint: string | undefined; region: string | undefined; tableName: string } | undefined;
   dynamodbReset: boolean;
   dynamodbConcurrency: number;
+  dynamodbExport: { dir: string; tableName: string | undefined } | undefined;
   local: boolean;
 }
 
@@ -197,8 +209,14 @@ async function run(options: GenerateOptions, cli: CliTargets): Promise<void> {
       ...(dynamo
         ? { dynamodb: { ...dynamo, reset: cli.dynamodbReset, concurrency: cli.dynamodbConcurrency } }
         : {}),
+      ...(cli.dynamodbExport ? { dynamodbExport: cli.dynamodbExport } : {}),
       historyDir,
-      files: { dir: cli.out, mysql: !mysqlInfo, dynamodb: !dynamo, history: false },
+      files: {
+        dir: cli.out,
+        mysql: !mysqlInfo,
+        dynamodb: !dynamo && !cli.dynamodbExport,
+        history: false,
+      },
       progressEvery: 10_000,
       onProgress: (n) => console.error(`${n} people...`),
     };
@@ -224,7 +242,7 @@ async function run(options: GenerateOptions, cli: CliTargets): Promise<void> {
           fraudCustomers: manifest.anomalies.fraud.customers,
           dirtyRecords: manifest.anomalies.dirtyTotal,
           mysql: mysqlInfo ? `${mysqlInfo.host}:${mysqlInfo.port}/${mysqlInfo.database}` : `${cli.out}/mysql`,
-          dynamodb: dynamo ? dynamo.tableName : `${cli.out}/dynamodb`,
+          dynamodb: dynamo ? dynamo.tableName : (cli.dynamodbExport?.dir ?? `${cli.out}/dynamodb`),
           history: historyDir,
           manifest: resolve(cli.out, 'manifest.json'),
           seconds: Math.round(seconds * 10) / 10,

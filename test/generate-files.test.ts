@@ -4,11 +4,14 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { gunzipSync } from 'node:zlib';
 import type {
+  AttributeValue,
   BatchWriteItemCommand,
   BatchWriteItemCommandOutput,
   WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   batchWriteWithRetry,
@@ -624,5 +627,116 @@ describe('options', () => {
     ]);
     expect(new Date(o.historyStartMs).toISOString()).toBe('2020-01-01T00:00:00.000Z');
     expect(new Date(o.fraudWindowStartMs).toISOString()).toBe('2025-12-02T00:00:00.000Z');
+  });
+});
+
+describe('DynamoDB table export output', () => {
+  // The layout DynamoDB writes for a full export in DYNAMODB_JSON format (S3DataExport.Output.html):
+  // manifest-summary.json, manifest-files.json (one JSON line per data file) and gzip data files of
+  // `{"Item": {...}}` lines.
+  const exportTime = '2026-01-01T00:00:00.000Z';
+  let dir: string;
+  let exportDir: string;
+  let manifest: Manifest;
+  beforeAll(async () => {
+    dir = tempDir();
+    exportDir = join(dir, 'export');
+    ({ manifest } = await generateDataset(
+      { customers: 120, seed: 9 },
+      {
+        files: { dir, mysql: false, history: false },
+        dynamodbExport: { dir: exportDir, tableName: 'interactions-test', exportTime, itemsPerFile: 1000 },
+      },
+    ));
+  });
+
+  it('holds every item once, in DynamoDB JSON, in the order the JSON lines file has them', () => {
+    const expected = readJsonl<Item>(join(dir, 'dynamodb', 'interactions.jsonl'));
+    const entries = readJsonl<{ dataFileS3Key: string }>(join(exportDir, 'manifest-files.json'));
+    const items = entries.flatMap((e) =>
+      gunzipSync(readFileSync(join(exportDir, e.dataFileS3Key)))
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => {
+          const record = JSON.parse(l) as { Item: Record<string, AttributeValue> };
+          expect(Object.keys(record)).toEqual(['Item']);
+          return unmarshall(record.Item);
+        }),
+    );
+    expect(items).toHaveLength(manifest.counts.dynamodb.items);
+    expect(items).toEqual(expected);
+  });
+
+  it('lists each data file with its item count and the MD5 of its bytes (base64 and hex)', () => {
+    const entries = readJsonl<{
+      itemCount: number;
+      md5Checksum: string;
+      etag: string;
+      dataFileS3Key: string;
+    }>(join(exportDir, 'manifest-files.json'));
+    // 1000 items per file: ceil(items / 1000) files, all full but the last.
+    const items = manifest.counts.dynamodb.items;
+    expect(entries).toHaveLength(Math.ceil(items / 1000));
+    expect(entries.map((e) => e.itemCount)).toEqual(
+      entries.map((_, i) => (i < entries.length - 1 ? 1000 : items - 1000 * (entries.length - 1))),
+    );
+    expect(filesUnder(join(exportDir, 'data')).map((f) => `data/${f}`)).toEqual(
+      entries.map((e) => e.dataFileS3Key),
+    );
+    for (const e of entries) {
+      const md5 = createHash('md5').update(readFileSync(join(exportDir, e.dataFileS3Key)));
+      const digest = md5.digest();
+      expect(e.md5Checksum).toBe(digest.toString('base64'));
+      expect(e.etag).toBe(digest.toString('hex'));
+      expect(e.dataFileS3Key).toMatch(/^data\/\d{5}-[0-9a-f]{20}\.json\.gz$/);
+    }
+  });
+
+  it('summarizes the export as DynamoDB does', () => {
+    const summary = JSON.parse(readFileSync(join(exportDir, 'manifest-summary.json'), 'utf8'));
+    expect(summary).toMatchObject({
+      version: '2020-06-30',
+      tableArn: 'arn:aws:dynamodb:local:000000000000:table/interactions-test',
+      exportTime,
+      manifestFilesS3Key: 'manifest-files.json',
+      itemCount: manifest.counts.dynamodb.items,
+      outputFormat: 'DYNAMODB_JSON',
+      exportType: 'FULL_EXPORT',
+    });
+    // Date.parse('2026-01-01T00:00:00Z') = 1767225600000, padded to 14 digits.
+    expect(summary.exportArn).toMatch(
+      /^arn:aws:dynamodb:local:000000000000:table\/interactions-test\/export\/01767225600000-[0-9a-f]{8}$/,
+    );
+    expect(readdirSync(exportDir).sort()).toEqual(['data', 'manifest-files.json', 'manifest-summary.json']);
+  });
+
+  it('is byte-identical for the same seed and stands, by default, at the latest updated_at', async () => {
+    const again = join(tempDir(), 'export');
+    const plain = join(tempDir(), 'export');
+    const run = (exportDir: string, time?: string) =>
+      generateDataset(
+        { customers: 120, seed: 9 },
+        {
+          files: { dir: tempDir(), mysql: false, dynamodb: false, history: false },
+          dynamodbExport: {
+            dir: exportDir,
+            tableName: 'interactions-test',
+            exportTime: time,
+            itemsPerFile: 1000,
+          },
+        },
+      );
+    await run(again, exportTime);
+    await run(plain);
+
+    expect(hashTree(again)).toEqual(hashTree(exportDir));
+    const latest = readJsonl<Item>(join(dir, 'dynamodb', 'interactions.jsonl'))
+      .map((i) => String(i.updated_at))
+      .sort()
+      .at(-1);
+    const summary = JSON.parse(readFileSync(join(plain, 'manifest-summary.json'), 'utf8'));
+    expect(summary.exportTime).toBe(latest);
+    expect(summary.startTime).toBe(latest);
   });
 });

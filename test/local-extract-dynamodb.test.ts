@@ -1,13 +1,14 @@
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteItemCommand, CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDataset } from '../lib/generate/index.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
-import { extractDynamoDb, flattenItem } from '../lib/local/extract-dynamodb.js';
+import { extractDynamoDb, flattenItem, itemFromExportLine } from '../lib/local/extract-dynamodb.js';
 import { tableGlob } from '../lib/local/lake.js';
 import { rawDynamodbInteractions } from '../lib/schema/tables.js';
 import type { InteractionItem } from '../lib/sources/interactions.js';
@@ -62,6 +63,17 @@ describe('flattening an item', () => {
       ingested_at: '2025-01-01 00:00:00',
     });
     expect(JSON.parse(String(byName.item_json))).toMatchObject({ extra_attribute: { L: [{ S: 'x' }] } });
+  });
+});
+
+describe('reading an export line', () => {
+  it('takes Item from a full export, NewImage from an incremental one, nothing for a deletion', () => {
+    expect(itemFromExportLine('{"Item":{"k":{"S":"a"}}}')).toEqual({ k: { S: 'a' } });
+    expect(itemFromExportLine('{"Metadata":{},"Keys":{"k":{"S":"b"}},"NewImage":{"k":{"S":"b"}}}')).toEqual({
+      k: { S: 'b' },
+    });
+    expect(itemFromExportLine('{"Metadata":{},"Keys":{"k":{"S":"c"}}}')).toBeNull();
+    expect(itemFromExportLine('   ')).toBeNull();
   });
 });
 
@@ -175,6 +187,166 @@ describe('DynamoDB extraction against a local DynamoDB (dynalite)', () => {
       }),
     ).rejects.toThrow(
       /Scanning DynamoDB table missing-table at http:\/\/127\.0\.0\.1:\d+ failed: .*not found/i,
+    );
+  });
+});
+
+describe('DynamoDB extraction from a table export folder', () => {
+  // One generated data set goes both to dynalite and to an export folder in the same run, so both
+  // hold the same items; extracting each with the same clock must give the same raw rows.
+  const TABLE_BOTH = 'interactions-both-ways';
+  const root = mkdtempSync(join(tmpdir(), 'c360-extract-export-'));
+  const exportDir = join(root, 'export');
+  const scanLake = join(root, 'scan-lake');
+  const exportLake = join(root, 'export-lake');
+  const now = () => new Date('2030-01-01T00:00:00.000Z'); // after every generated updated_at
+  let dynamo: LocalDynamoDb;
+  let client: DynamoDBClient;
+  let instance: DuckDBInstance;
+  let engine: DuckDBConnection;
+  let items: number;
+  const rawRows = async (lake: string) =>
+    (
+      await engine.runAndReadAll(
+        `SELECT * FROM read_parquet('${tableGlob(lake, rawDynamodbInteractions)}', hive_partitioning = true) ORDER BY ALL`,
+      )
+    ).getRowObjectsJson();
+  const fromExport = (dir = exportDir, lake = exportLake) =>
+    extractDynamoDb({
+      tableName: TABLE_BOTH,
+      exportDir: dir,
+      engine,
+      lakeRoot: lake,
+      ingestDate: '2029-12-31',
+      rowsPerFile: 2000,
+      now,
+    });
+
+  beforeAll(async () => {
+    dynamo = await LocalDynamoDb.start();
+    client = dynamo.client();
+    const { manifest } = await generateDataset(
+      { customers: 150, seed: 4 },
+      {
+        dynamodb: { client, tableName: TABLE_BOTH },
+        dynamodbExport: {
+          dir: exportDir,
+          tableName: TABLE_BOTH,
+          exportTime: '2026-01-01T00:00:00.000Z',
+          itemsPerFile: 1500,
+        },
+        files: { dir: join(root, 'files'), mysql: false, dynamodb: false, history: false },
+      },
+    );
+    items = manifest.counts.dynamodb.items;
+    ({ instance, connection: engine } = await openLocalEngine({ tempDirectory: join(root, '.tmp') }));
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await dynamo?.stop();
+    engine?.closeSync();
+    instance?.closeSync();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('lands the same raw rows, column for column, as scanning the same items from dynalite', async () => {
+    const scanned = await extractDynamoDb({
+      client,
+      tableName: TABLE_BOTH,
+      engine,
+      lakeRoot: scanLake,
+      ingestDate: '2029-12-31',
+      rowsPerFile: 2000,
+      now,
+    });
+    const exported = await fromExport();
+
+    expect(items).toBeGreaterThan(3000); // several data files of 1500 items
+    expect(scanned.rows).toBe(items);
+    expect(exported.rows).toBe(items);
+    expect(exported.watermark).toBe('2026-01-01T00:00:00.000Z');
+    const fromScan = await rawRows(scanLake);
+    const fromExportRows = await rawRows(exportLake);
+    expect(fromExportRows).toHaveLength(items);
+    expect(fromExportRows).toEqual(fromScan);
+  });
+
+  it('lands an export once: a second extraction of it adds nothing', async () => {
+    const before = await rawRows(exportLake);
+    const again = await fromExport();
+
+    expect(again).toEqual({ rows: 0, files: [], watermark: '2026-01-01T00:00:00.000Z' });
+    expect(await rawRows(exportLake)).toEqual(before);
+  });
+
+  it('reads an export copied down from S3, whose manifest keys carry the bucket prefix', async () => {
+    // The key shapes of a real export: <prefix>/AWSDynamoDB/<ExportId>/manifest-files.json and
+    // <prefix>/AWSDynamoDB/<ExportId>/data/<file>.json.gz.
+    const copy = join(root, 'copied');
+    cpSync(exportDir, copy, { recursive: true });
+    const folder = '_exports/dynamodb/t/AWSDynamoDB/01767225600000-abcdef12';
+    const summaryPath = join(copy, 'manifest-summary.json');
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
+    writeFileSync(
+      summaryPath,
+      JSON.stringify({ ...summary, manifestFilesS3Key: `${folder}/manifest-files.json` }),
+    );
+    const filesPath = join(copy, 'manifest-files.json');
+    const entries = readFileSync(filesPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    writeFileSync(
+      filesPath,
+      entries.map((e) => JSON.stringify({ ...e, dataFileS3Key: `${folder}/${e.dataFileS3Key}` })).join('\n'),
+    );
+
+    const result = await fromExport(copy, join(root, 'copied-lake'));
+
+    expect(result.rows).toBe(items);
+  });
+
+  it('takes an empty data file (an empty table partition) as no items and fails on a missing one', async () => {
+    const copy = join(root, 'partitions');
+    cpSync(exportDir, copy, { recursive: true });
+    writeFileSync(join(copy, 'data', 'empty.json.gz'), '');
+    const filesPath = join(copy, 'manifest-files.json');
+    const listed = readFileSync(filesPath, 'utf8');
+    const empty = {
+      itemCount: 0,
+      md5Checksum: '1B2M2Y8AsgTpgAmY7PhCfg==',
+      etag: 'd41d8cd98f00b204e9800998ecf8427e',
+    };
+    writeFileSync(
+      filesPath,
+      `${listed}${JSON.stringify({ ...empty, dataFileS3Key: 'data/empty.json.gz' })}\n`,
+    );
+
+    expect((await fromExport(copy, join(root, 'partitions-lake'))).rows).toBe(items);
+
+    writeFileSync(
+      filesPath,
+      `${listed}${JSON.stringify({ ...empty, dataFileS3Key: 'data/missing.json.gz' })}\n`,
+    );
+    await expect(fromExport(copy, join(root, 'missing-lake'))).rejects.toThrow(
+      /ENOENT.*data\/missing\.json\.gz/,
+    );
+  });
+
+  it('names the data file when its item count disagrees with manifest-files.json', async () => {
+    const copy = join(root, 'miscounted');
+    cpSync(exportDir, copy, { recursive: true });
+    const filesPath = join(copy, 'manifest-files.json');
+    const entries = readFileSync(filesPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    entries[0].itemCount = 1499;
+    writeFileSync(filesPath, entries.map((e) => JSON.stringify(e)).join('\n'));
+
+    await expect(fromExport(copy, join(root, 'miscounted-lake'))).rejects.toThrow(
+      /Reading DynamoDB export .*miscounted failed: .*data\/00000-[0-9a-f]+\.json\.gz: 1500 items; manifest-files\.json says 1499/,
     );
   });
 });

@@ -1,5 +1,6 @@
 import { Catalog } from './catalog.js';
 import { DynamoDbSink, type DynamoDbTarget } from './dynamodb.js';
+import { DynamoDbExportSink, type DynamoDbExportTarget } from './dynamodb-export.js';
 import { type DatasetSink, FileSink, type FileSinkOptions, HistorySink } from './files.js';
 import { type Manifest, ManifestBuilder } from './manifest.js';
 import { type PersonBatch, PersonModel } from './model.js';
@@ -39,6 +40,8 @@ export interface DatasetTargets {
   readonly mysql?: MysqlTarget;
   /** Load the interactions table (created if missing). */
   readonly dynamodb?: DynamoDbTarget;
+  /** Write the interactions as a DynamoDB table export folder (manifests and gzip data files). */
+  readonly dynamodbExport?: DynamoDbExportTarget;
   /** Write the legacy history CSV files into this folder. */
   readonly historyDir?: string;
   /**
@@ -82,6 +85,7 @@ export async function generateDataset(
       dynamoSink = await DynamoDbSink.open(targets.dynamodb);
       sinks.push(dynamoSink);
     }
+    if (targets.dynamodbExport) sinks.push(new DynamoDbExportSink(targets.dynamodbExport));
     if (targets.historyDir) sinks.push(new HistorySink(targets.historyDir));
     if (targets.files) sinks.push(new FileSink(targets.files.dir, targets.files));
     sinks.push(...(targets.sinks ?? []));

@@ -13,6 +13,7 @@ export {
   ensureInteractionsTable,
   type RetryOptions,
 } from './dynamodb.js';
+export { type DataFileEntry, DynamoDbExportSink, type DynamoDbExportTarget } from './dynamodb-export.js';
 export { type DatasetSink, FileSink, HistorySink } from './files.js';
 export { LEGACY_RULE, type Manifest, ManifestBuilder } from './manifest.js';
 export {

@@ -123,7 +123,12 @@ function flatten(value: CfnValue): string {
 
 export interface LocalSources {
   readonly mysql?: MysqlSource;
-  readonly dynamodb?: { readonly client: DynamoDBClient; readonly tableName: string };
+  /** The table to scan (`client`), or a table export folder to read instead (`exportDir`). */
+  readonly dynamodb?: {
+    readonly client?: DynamoDBClient;
+    readonly tableName: string;
+    readonly exportDir?: string;
+  };
   readonly historyDir?: string;
 }
 
