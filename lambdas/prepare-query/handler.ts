@@ -4,17 +4,25 @@ import { z } from 'zod';
 import { parseConfig } from '../../lib/config/load.js';
 import type { LakeStore } from '../../lib/pipeline/queries.js';
 
+/** The keys under an S3 prefix, a page (up to a thousand) at a time. */
+export async function* listKeyPages(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string[]> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    yield (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
 /** Empties an S3 prefix, a thousand keys per request. */
 export function s3LakeStore(s3: S3Client): LakeStore {
   return {
     async deletePrefix(bucket, prefix) {
       let deleted = 0;
-      let token: string | undefined;
-      do {
-        const page = await s3.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-        );
-        const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      for await (const page of listKeyPages(s3, bucket, prefix)) {
+        const keys = page.map((Key) => ({ Key }));
         if (keys.length > 0) {
           const result = await s3.send(
             new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }),
@@ -27,14 +35,14 @@ export function s3LakeStore(s3: S3Client): LakeStore {
           }
           deleted += keys.length;
         }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      }
       return deleted;
     },
   };
 }
 
-const zoneNames = z.strictObject({
+/** A name per zone (bucket or Glue database), as the functions' environment carries them. */
+export const zoneNames = z.strictObject({
   raw: z.string().min(1),
   stage: z.string().min(1),
   analytics: z.string().min(1),

@@ -1,7 +1,6 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -14,6 +13,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import type { ControlStore, Executions } from '../../lib/pipeline/run-control.js';
+import { listKeyPages, zoneNames } from '../prepare-query/handler.js';
 
 /** The run-control objects in S3, written with conditional requests (If-Match / If-None-Match). */
 export function s3ControlStore(s3: S3Client, bucket: string): ControlStore {
@@ -49,14 +49,7 @@ export function s3ControlStore(s3: S3Client, bucket: string): ControlStore {
     },
     async list(prefix) {
       const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await s3.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-        );
-        for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      for await (const page of listKeyPages(s3, bucket, prefix)) keys.push(...page);
       return keys;
     },
     async delete(key) {
@@ -101,12 +94,6 @@ export function stepFunctionsExecutions(sfn: SFNClient, stateMachineArn: string)
     },
   };
 }
-
-const zoneNames = z.strictObject({
-  raw: z.string().min(1),
-  stage: z.string().min(1),
-  analytics: z.string().min(1),
-});
 
 /** The Lambda's environment, checked once at start-up: a missing variable fails the cold start. */
 export const environmentSchema = z.object({

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LakeStore } from '../pipeline/queries.js';
@@ -8,6 +8,7 @@ import { allTables } from '../schema/tables.js';
 import type { TableSchema, Zone } from '../schema/types.js';
 import { scratchDir, swapInto } from './lake.js';
 import { registerTable } from './sql-runner.js';
+import { writeFileAtomically } from './state.js';
 
 /**
  * Locally, a zone's bucket is the folder `<lake>/<zone>` and its Glue database is the DuckDB schema
@@ -96,12 +97,8 @@ export class LocalAthena {
         await this.serially(() =>
           this.connection().run(`CREATE OR REPLACE VIEW ${schema}.${name} AS ${body}`),
         );
-        const dir = join(this.lakeRoot, schema, VIEW_DIR);
-        mkdirSync(dir, { recursive: true });
-        // Written aside and renamed, as Glue replaces a view whole: a kill never leaves half a definition.
-        const file = join(dir, `${name}.sql`);
-        writeFileSync(`${file}.${process.pid}.tmp`, `${body}\n`);
-        renameSync(`${file}.${process.pid}.tmp`, file);
+        // Replaced whole, as Glue replaces a view: a kill never leaves half a definition.
+        writeFileAtomically(join(this.lakeRoot, schema, VIEW_DIR, `${name}.sql`), `${body}\n`);
         this.results.set(id, { columns: [], rows: [] });
       } else {
         const reader = await this.connection().runAndReadAll(sql);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { ControlStore, Executions } from '../pipeline/run-control.js';
+import { writeFileAtomically } from './state.js';
 
 const etagOf = (body: string) => createHash('sha256').update(body).digest('hex');
 
@@ -30,9 +31,7 @@ export function folderControlStore(zoneRoot: string): ControlStore {
         current = undefined;
       }
       if (current !== expectedEtag) return false;
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(`${file}.${process.pid}.tmp`, body);
-      renameSync(`${file}.${process.pid}.tmp`, file);
+      writeFileAtomically(file, body);
       return true;
     },
     async list(prefix) {

@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { App } from 'aws-cdk-lib';
@@ -25,6 +25,7 @@ import { extractDynamoDb } from './extract-dynamodb.js';
 import { extractHistory } from './extract-history.js';
 import { extractMysql, type MysqlSource } from './extract-mysql.js';
 import { registerTable } from './sql-runner.js';
+import { writeFileAtomically } from './state.js';
 
 // aws-local-stepfunctions uses Promise.withResolvers (Node 22); Node 20 lacks it.
 if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
@@ -61,9 +62,7 @@ export function synthesizedDefinition(config: Customer360Config): Record<string,
     // Not cached yet.
   }
   const definition = synthesize(config);
-  mkdirSync(dirname(cacheFile), { recursive: true });
-  writeFileSync(`${cacheFile}.${process.pid}.tmp`, JSON.stringify(definition));
-  renameSync(`${cacheFile}.${process.pid}.tmp`, cacheFile);
+  writeFileAtomically(cacheFile, JSON.stringify(definition));
   return definition;
 }
 
@@ -322,7 +321,10 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     );
     const result = await runControl(payload, control);
     if (payload.action === 'begin') runId = (result as { runId: string }).runId;
-    if (payload.action === 'complete_publish') {
+    if (
+      payload.action === 'complete_publish' &&
+      (result as { deletedRuns: string[] }).deletedRuns.length > 0
+    ) {
       // Expired runs' files are gone: the local catalog must stop listing them.
       for (const table of stageAndAnalyticsRunTables) await registerTable(connection(), lakeRoot, table);
     }
@@ -514,37 +516,22 @@ function readGateRows(state: { output?: Json }): Record<string, string | null>[]
 function withTimeouts(definition: Record<string, Json>, overrides: Readonly<Record<string, number>>) {
   if (Object.keys(overrides).length === 0) return definition;
   const copy = JSON.parse(JSON.stringify(definition)) as Record<string, Json>;
-  const walk = (states: Record<string, Json>) => {
-    for (const [name, state] of Object.entries(states)) {
-      const s = state as Record<string, Json>;
-      const seconds = overrides[name];
-      if (s.Type === 'Task' && seconds !== undefined) s.TimeoutSeconds = seconds;
-      const processor = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Json> } | undefined;
-      if (processor?.States) walk(processor.States);
-      for (const branch of (s.Branches as { States: Record<string, Json> }[] | undefined) ?? [])
-        walk(branch.States);
-    }
-  };
-  walk(copy.States as Record<string, Json>);
+  forEachState(copy, (name, state) => {
+    const seconds = overrides[name];
+    if (state.Type === 'Task' && seconds !== undefined) state.TimeoutSeconds = seconds;
+  });
   return copy;
 }
 
-/** Every Task state of the definition, Map and Parallel branches included. */
-export function collectTaskStates(
+/** Visits every state of the definition, Map and Parallel branches included. */
+function forEachState(
   definition: Record<string, Json>,
-): { name: string; resource: string; functionName?: string }[] {
-  const found: { name: string; resource: string; functionName?: string }[] = [];
+  visit: (name: string, state: Record<string, Json>) => void,
+): void {
   const walk = (states: Record<string, Json>) => {
     for (const [name, state] of Object.entries(states)) {
       const s = state as Record<string, Json>;
-      if (s.Type === 'Task') {
-        const resource = String(s.Resource);
-        // A Lambda task names its function in Parameters, or (payload only) as the resource itself.
-        const named = (s.Parameters as { FunctionName?: Json } | undefined)?.FunctionName;
-        const functionName =
-          typeof named === 'string' ? named : resource.includes(':states:::') ? undefined : resource;
-        found.push({ name, resource, ...(functionName ? { functionName } : {}) });
-      }
+      visit(name, s);
       const processor = (s.ItemProcessor ?? s.Iterator) as { States?: Record<string, Json> } | undefined;
       if (processor?.States) walk(processor.States);
       for (const branch of (s.Branches as { States: Record<string, Json> }[] | undefined) ?? [])
@@ -552,5 +539,21 @@ export function collectTaskStates(
     }
   };
   walk(definition.States as Record<string, Json>);
+}
+
+/** Every Task state of the definition, Map and Parallel branches included. */
+export function collectTaskStates(
+  definition: Record<string, Json>,
+): { name: string; resource: string; functionName?: string }[] {
+  const found: { name: string; resource: string; functionName?: string }[] = [];
+  forEachState(definition, (name, state) => {
+    if (state.Type !== 'Task') return;
+    const resource = String(state.Resource);
+    // A Lambda task names its function in Parameters, or (payload only) as the resource itself.
+    const named = (state.Parameters as { FunctionName?: Json } | undefined)?.FunctionName;
+    const functionName =
+      typeof named === 'string' ? named : resource.includes(':states:::') ? undefined : resource;
+    found.push({ name, resource, ...(functionName ? { functionName } : {}) });
+  });
   return found;
 }

@@ -17,9 +17,16 @@ export function readState<T>(lakeRoot: string, source: string, name: string): T 
 
 /** Writes atomically: a crash leaves either the old state or the new one, never half a file. */
 export function writeState(lakeRoot: string, source: string, name: string, value: unknown): void {
-  const path = statePath(lakeRoot, source, name);
+  writeFileAtomically(statePath(lakeRoot, source, name), `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Writes a small file aside and renames it into place (creating its folder): a process killed at any
+ * instant leaves the old file or the new one, never half of one.
+ */
+export function writeFileAtomically(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileSync(temporary, text);
   renameSync(temporary, path);
 }

@@ -86,7 +86,7 @@ export async function prepareQuery(input: PrepareQueryInput, deps: PrepareQueryD
     databases,
   );
   const bucket = deps.buckets[target.zone];
-  const prefix = `${runLocation(target, runDate, runId)}`;
+  const prefix = runLocation(target, runDate, runId);
   await deps.lake.deletePrefix(bucket, prefix);
   const outputLocation = `s3://${bucket}/${prefix}`;
   return {
@@ -115,7 +115,7 @@ async function recordPublish(input: PrepareQueryInput, deps: PrepareQueryDeps): 
     `  ${previous ? sqlString(previous.runId) : 'CAST(NULL AS varchar)'} AS previous_run_id,`,
     `  ${previous !== null && previous.runDate > input.runDate ? 'TRUE' : 'FALSE'} AS is_forced`,
   ].join('\n');
-  const prefix = `${publishedRuns.location}run_date=${input.runDate}/run_id=${input.runId}/`;
+  const prefix = runLocation(publishedRuns, input.runDate, input.runId);
   await deps.lake.deletePrefix(deps.buckets.analytics, prefix);
   const outputLocation = `s3://${deps.buckets.analytics}/${prefix}`;
   return {

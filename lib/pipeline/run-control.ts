@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Customer360Config } from '../config/schema.js';
 import type { TableSchema, Zone } from '../schema/types.js';
-import type { LakeStore } from './queries.js';
+import { type LakeStore, runLocation } from './queries.js';
 
 /**
  * Run control: what makes a run write-audit-publish. Every execution writes under its own run id
@@ -353,10 +353,7 @@ export async function deleteExpiredRuns(
     if (days <= keep) continue;
     if (!run.publishedAt && (await deps.executions.isRunning(run.executionId))) continue;
     for (const table of deps.runTables) {
-      await deps.lake.deletePrefix(
-        deps.buckets[table.zone],
-        `${table.location}run_date=${run.runDate}/run_id=${run.runId}/`,
-      );
+      await deps.lake.deletePrefix(deps.buckets[table.zone], runLocation(table, run.runDate, run.runId));
     }
     await deps.control.delete(key);
     deleted.push(run.runId);
