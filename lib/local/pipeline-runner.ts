@@ -169,7 +169,20 @@ export interface StateTiming {
   readonly state: string;
   readonly status: 'succeeded' | 'failed' | 'retried' | 'caught';
   readonly seconds: number;
+  /**
+   * CPU seconds the whole process used while the state ran (DuckDB's threads included); states that
+   * run at once (parallel branches, Map iterations) each count the time they overlap.
+   */
+  readonly cpuSeconds?: number;
   readonly detail?: string;
+}
+
+export interface ExecutedQuery {
+  readonly sql: string;
+  /** The table an UNLOAD wrote (`zone.table`), if it wrote one. */
+  readonly target?: string;
+  readonly seconds: number;
+  readonly rows?: number;
 }
 
 export interface LocalRunSummary {
@@ -187,6 +200,8 @@ export interface LocalRunSummary {
   readonly failure?: { readonly state: string; readonly error: string; readonly cause: string };
   readonly states: readonly StateTiming[];
   readonly rows: Readonly<Record<string, number>>;
+  /** Every query the run sent to the local Athena, in order: what a cost estimate prices. */
+  readonly queries: readonly ExecutedQuery[];
   readonly output?: Json;
   /** When the quality gate stopped the run: each failed blocking check with its value and threshold. */
   readonly failedChecks?: readonly Readonly<Record<string, string | null>>[];
@@ -204,6 +219,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   const models = loadModels();
   const lake = folderLakeStore(lakeRoot);
   const rows: Record<string, number> = {};
+  const queries: ExecutedQuery[] = [];
   const startTime = options.startTime ?? new Date();
   const executionName = `local-${startTime.toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   const executionId = `arn:aws:states:local:000000000000:execution:local-pipeline:${executionName}`;
@@ -337,14 +353,17 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       /TO 's3:\/\/([a-z]+)\/([a-z0-9_]+)\/run_date=(\d{4}-\d{2}-\d{2})\/run_id=([A-Za-z0-9_-]+)\//.exec(
         QueryString,
       );
+    const queryStarted = performance.now();
     const execution = await athena.startQueryExecution(QueryString);
+    const seconds = (performance.now() - queryStarted) / 1000;
     if (target) {
       const [, zone, table, date, id] = target;
       const counted = await connection().runAndReadAll(
         `SELECT count(*) AS n FROM ${zone}.${table} WHERE run_date = DATE '${date}' AND run_id = '${id}'`,
       );
       rows[`${zone}.${table}`] = Number(counted.getRowObjectsJson()[0]?.n ?? 0);
-    }
+      queries.push({ sql: QueryString, target: `${zone}.${table}`, seconds, rows: rows[`${zone}.${table}`] });
+    } else queries.push({ sql: QueryString, seconds });
     return {
       QueryExecution: { QueryExecutionId: execution.QueryExecutionId, Status: { State: execution.State } },
     };
@@ -391,6 +410,11 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   const states: StateTiming[] = [];
   let failure: { state: string; error: string; cause: string } | undefined;
   const entered = new Map<string, number>();
+  const cpuAtEntry = new Map<string, number>();
+  const cpuNow = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  };
   let runDate = input.runDate;
   let gateRows: Record<string, string | null>[] = [];
   const events = (async () => {
@@ -401,7 +425,11 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         ? { ...raw, name: item && typeof item === 'string' ? `${raw.name} [${item}]` : raw.name }
         : undefined;
       const key = `${state?.name}#${'index' in event ? event.index : ''}`;
-      if (event.type === 'StateEntered' && state) entered.set(key, event.timestamp);
+      if (event.type === 'StateEntered' && state) {
+        entered.set(key, event.timestamp);
+        cpuAtEntry.set(key, cpuNow());
+      }
+      const cpuSeconds = Math.round((cpuNow() - (cpuAtEntry.get(key) ?? cpuNow())) * 1000) / 1000;
       const elapsed = (event.timestamp - (entered.get(key) ?? event.timestamp)) / 1000;
       if (event.type === 'StateExited' && state) {
         // The Pass state that plans the run outputs its date.
@@ -409,7 +437,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         if (!runDate && typeof settled === 'string') runDate = settled;
         const skipped = (event.state as { output?: { Skipped?: unknown } }).output?.Skipped;
         if (raw?.name === 'Read quality gate') gateRows = readGateRows(event.state as { output?: Json });
-        states.push({ state: state.name, status: 'succeeded', seconds: elapsed });
+        states.push({ state: state.name, status: 'succeeded', seconds: elapsed, cpuSeconds });
         const written =
           raw?.name.startsWith('Run ') && raw.name.includes(' query') && typeof item === 'string'
             ? (rows[`stage.${item}`] ?? rows[`analytics.${item}`])
@@ -470,6 +498,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       seconds: (Date.now() - started) / 1000,
       states,
       rows,
+      queries,
       output,
     };
   } catch (error) {
@@ -487,6 +516,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       failure,
       states,
       rows,
+      queries,
       ...(failure?.state === 'Quality gate failed' ? { failedChecks: gateRows } : {}),
     };
   } finally {
