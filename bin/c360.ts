@@ -18,13 +18,14 @@ Usage:
   c360 demo [--customers N] [--seed S] [--workspace DIR]
       Starts a throwaway MariaDB and a local DynamoDB, generates a data set, runs the whole pipeline
       (the state machine CDK deploys, run locally) and prints where everything is.
-  c360 run [--date YYYY-MM-DD [--full [--force]]] [--config FILE] [--workspace DIR]
-      Runs the state machine over the workspace's lake. With --date alone it rebuilds that date from
-      the raw zone as it stands and publishes nothing (a backfill); --full also extracts (from the
-      sources the run can reach: here the history folder) and publishes the latest views, unless a
-      newer date is already published (--force publishes it anyway). Without --date it is a full run
-      for today. Each run writes its own run_id; readers see a run only once it publishes. One run
-      at a time per workspace.
+  c360 run [--date YYYY-MM-DD [--full [--force]] [--rebuild]] [--config FILE] [--workspace DIR]
+      Runs the state machine over the workspace's lake. Without --date it is the daily run for
+      today: extract (from the sources the run can reach: here the history folder), stage from the
+      last published snapshot plus the raw data landed since, publish. --date D alone computes D from
+      the snapshot published before D and publishes nothing (a backfill); --full also extracts and
+      publishes, unless a newer date is already published (--force publishes it anyway). --rebuild
+      stages from all of raw instead of a snapshot (a repair; with --full it republishes). Each run
+      writes its own run_id; readers see a run only once it publishes. One run at a time per workspace.
   c360 query "SQL" [--format table|csv|json] [--out FILE] [--workspace DIR]
       Runs SQL on DuckDB over the lake: raw.*, stage.*, analytics.* and the *_latest views (what is
       published). Base tables hold every run: name one with run_date and run_id.
@@ -52,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       full: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      rebuild: { type: 'boolean', default: false },
       format: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -75,6 +77,9 @@ async function main(argv: string[]): Promise<number> {
       if (values.date !== undefined && !isCalendarDate(values.date)) {
         throw new UsageError(`--date must be YYYY-MM-DD, got "${values.date}"`);
       }
+      if (values.rebuild && values.date === undefined) {
+        throw new UsageError('--rebuild repairs a given date: add --date YYYY-MM-DD');
+      }
       const config = loadConfig(values.config);
       const release = lockWorkspace(workspace, `c360 ${argv.join(' ')}`, (line) =>
         process.stderr.write(`${line}\n`),
@@ -93,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
                 runDate: values.date,
                 ...(values.full ? { full: true } : {}),
                 ...(values.force ? { force: true } : {}),
+                ...(values.rebuild ? { rebuild: true } : {}),
               }
             : {},
           onEvent: (line) => process.stdout.write(`${line}\n`),

@@ -207,7 +207,12 @@ describe('the synthesized state machine, run locally', () => {
 
   it('produces through Athena statements exactly what the tested SQL models produce on DuckDB', async () => {
     const models = loadModels();
-    const parameters = pipelineParameters(config, RUN_DATE, first.runId ?? '');
+    // The first run had no published snapshot before it: its snapshots were built from all of raw.
+    const parameters = pipelineParameters(config, RUN_DATE, first.runId ?? '', {
+      runDate: RUN_DATE,
+      runId: first.runId ?? '',
+      rawFromDate: '1970-01-01',
+    });
     for (const table of [...stageTables, ...analyticsTables].filter((t) => t.partitionKeys.length > 0)) {
       const model = models.get(table.name);
       if (!model) throw new Error(`no model for ${table.name}`);
@@ -287,11 +292,13 @@ describe('the synthesized state machine, run locally', () => {
     expect(newer.status).toBe('SUCCEEDED');
     const before = await published();
 
-    // A late catch-up of the earlier date must not move the dashboards back in time.
+    // A late catch-up of the earlier date must not move the dashboards back in time; it is refused
+    // before it extracts anything.
     const refused = await runPipelineLocally({ ...options, input: { runDate: RUN_DATE, full: true } });
 
     expect(refused.status).toBe('FAILED');
-    expect(refused.failure).toMatchObject({ state: 'Claim publishing', error: 'OlderThanPublished' });
+    expect(refused.failure).toMatchObject({ state: 'Begin run', error: 'OlderThanPublished' });
+    expect(refused.states.some((s) => s.state === 'Extract sources')).toBe(false);
     expect(refused.failure?.cause).toContain('"force": true');
     expect(await published()).toEqual(before);
 
@@ -334,7 +341,7 @@ describe('the synthesized state machine, run locally', () => {
       ...options,
       input: { runDate: RUN_DATE },
       interceptTask: (state, input) => {
-        if (state !== 'Run stage query wave 2' || !JSON.stringify(input).includes('/orders/run_date='))
+        if (state !== 'Run stage query wave 3' || !JSON.stringify(input).includes('/orders/run_date='))
           return;
         calls += 1;
         if (calls <= 2) throw new AthenaTaskError('Athena.TooManyRequestsException', 'Rate exceeded');
@@ -348,17 +355,17 @@ describe('the synthesized state machine, run locally', () => {
     expect(calls).toBe(3);
     expect(summary.status).toBe('FAILED');
     expect(
-      summary.states.filter((s) => s.status === 'retried' && s.state === 'Run stage query wave 2 [orders]'),
+      summary.states.filter((s) => s.status === 'retried' && s.state === 'Run stage query wave 3 [orders]'),
     ).toHaveLength(2);
     expect(summary.failure).toMatchObject({
-      state: 'Run stage query wave 2 [orders]',
+      state: 'Run stage query wave 3 [orders]',
       error: 'States.TaskFailed',
     });
     const notice = outbox().at(-1);
     expect(notice?.subject).toBe('Customer 360 pipeline failed');
     expect(notice?.message).toMatchObject({
       event: 'pipeline_failed',
-      failedState: 'Build stage tables wave 2',
+      failedState: 'Build stage tables wave 3',
       runDate: RUN_DATE,
       error: {
         Error: 'States.TaskFailed',

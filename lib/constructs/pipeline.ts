@@ -352,7 +352,8 @@ export class Pipeline extends Construct {
       return { first: prepareTask, last: runTask, chain: prepareTask.next(runTask) };
     };
 
-    const runPayload = { 'runDate.$': '$.runDate', 'runId.$': '$.runId' };
+    const runKeys = { 'runDate.$': '$.runDate', 'runId.$': '$.runId' };
+    const runPayload = { ...runKeys, 'snapshot.$': '$.snapshot' };
 
     /** A Map over the model names planned for it; each item is prepared and run. */
     const modelMap = (label: string, itemLabel: string, kind: 'model' | 'latest_view') => {
@@ -383,9 +384,10 @@ export class Pipeline extends Construct {
       plan[mapKey(`Build marts wave ${index + 1}`)] = wave;
     });
 
-    // Input contract (see lib/pipeline/run-control.ts): `{}` daily run of the start date in the
-    // schedule's time zone; `{runDate}` backfill (no extraction, no publishing); `{runDate, full: true}`
-    // catch-up (extract and publish, never over a newer published date unless `force: true`).
+    // Input contract (see RunMode in lib/pipeline/run-control.ts): `{}` daily run of the start date in
+    // the schedule's time zone; `{runDate, full: true}` catch-up (extract and publish, never over a newer
+    // published date unless `force: true`); `{runDate}` backfill (no extraction, no publishing);
+    // `{runDate, rebuild: true}` stages from all of raw instead of the last published snapshot.
     const begin = controlStep(
       'Begin run',
       {
@@ -397,7 +399,7 @@ export class Pipeline extends Construct {
       },
       {
         resultSelector: Object.fromEntries(
-          ['runDate', 'runId', 'mode', 'extract', 'publish', 'force'].map((k) => [
+          ['runDate', 'runId', 'mode', 'extract', 'publish', 'force', 'snapshot'].map((k) => [
             `${k}.$`,
             `$.Payload.${k}`,
           ]),
@@ -414,6 +416,7 @@ export class Pipeline extends Construct {
         'extract.$': '$.run.extract',
         'publish.$': '$.run.publish',
         'force.$': '$.run.force',
+        'snapshot.$': '$.run.snapshot',
         plan,
       },
     });
@@ -505,7 +508,7 @@ export class Pipeline extends Construct {
       'Claim publishing',
       {
         action: 'claim_publish',
-        ...runPayload,
+        ...runKeys,
         'executionId.$': '$$.Execution.Id',
         'force.$': '$.force',
       },
@@ -532,7 +535,7 @@ export class Pipeline extends Construct {
     catchInto(record.last, 'Run published run record');
     const complete = controlStep(
       'Complete publishing',
-      { action: 'complete_publish', ...runPayload, 'executionId.$': '$$.Execution.Id' },
+      { action: 'complete_publish', ...runKeys, 'executionId.$': '$$.Execution.Id' },
       { resultSelector: { 'deletedRuns.$': '$.Payload.deletedRuns' }, resultPath: '$.completed' },
     );
     catchInto(complete, 'Complete publishing');

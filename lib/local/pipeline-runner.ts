@@ -14,6 +14,7 @@ import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
 import {
   rawDynamodbInteractions,
   rawHistoryOrders,
+  allTables,
   rawTables,
   stageAndAnalyticsRunTables,
 } from '../schema/tables.js';
@@ -142,11 +143,16 @@ export interface LocalRunOptions {
   /** Folder for run summaries (`c360 status`). */
   readonly runsDir: string;
   /**
-   * Execution input: `{}` runs the start date in full; `{ runDate }` rebuilds a date from the raw
-   * zone without extracting or publishing; `{ runDate, full: true }` extracts and publishes for it;
-   * `force: true` publishes it even over a newer published date.
+   * Execution input, one of the run modes (`RunMode` in lib/pipeline/run-control.ts): `{}` daily,
+   * `{ runDate, full: true }` catch-up (`force: true` publishes over a newer date), `{ runDate }`
+   * backfill, `{ runDate, rebuild: true }` rebuild from all of raw.
    */
-  readonly input?: { readonly runDate?: string; readonly full?: boolean; readonly force?: boolean };
+  readonly input?: {
+    readonly runDate?: string;
+    readonly full?: boolean;
+    readonly force?: boolean;
+    readonly rebuild?: boolean;
+  };
   /** The execution start time (the run date when none is given). */
   readonly startTime?: Date;
   /**
@@ -349,10 +355,11 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   };
   const run = async (input: Json): Promise<Json> => {
     const { QueryString } = input as { QueryString: string };
-    const target =
-      /TO 's3:\/\/([a-z]+)\/([a-z0-9_]+)\/run_date=(\d{4}-\d{2}-\d{2})\/run_id=([A-Za-z0-9_-]+)\//.exec(
-        QueryString,
-      );
+    const located = /TO 's3:\/\/([a-z]+)\/([a-z0-9_/]+\/)run_date=(\d{4}-\d{2}-\d{2})\/run_id=([A-Za-z0-9_-]+)\//.exec(
+      QueryString,
+    );
+    const table = located && allTables.find((t) => t.zone === located[1] && t.location === located[2]);
+    const target = located && table ? [located[0], table.zone, table.name, located[3], located[4]] : undefined;
     const queryStarted = performance.now();
     const execution = await athena.startQueryExecution(QueryString);
     const seconds = (performance.now() - queryStarted) / 1000;

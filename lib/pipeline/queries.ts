@@ -18,6 +18,14 @@ export const prepareQueryInputSchema = z.strictObject({
   /** For `record_publish`: the execution, and the run that was published before (null for the first). */
   executionId: z.string().min(1).optional(),
   previous: z.object({ runDate: z.iso.date(), runId: z.string() }).passthrough().nullable().optional(),
+  /** What the stage snapshots start from (Begin run settles it); the snapshot models need it. */
+  snapshot: z
+    .strictObject({
+      runDate: z.iso.date(),
+      runId: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/),
+      rawFromDate: z.iso.date(),
+    })
+    .optional(),
 });
 export type PrepareQueryInput = z.infer<typeof prepareQueryInputSchema>;
 
@@ -82,7 +90,10 @@ export async function prepareQuery(input: PrepareQueryInput, deps: PrepareQueryD
     };
   }
   const select = qualifyZones(
-    renderParameters(compileModel(model, deps.models), pipelineParameters(deps.config, runDate, runId)),
+    renderParameters(
+      compileModel(model, deps.models),
+      pipelineParameters(deps.config, runDate, runId, input.snapshot),
+    ),
     databases,
   );
   const bucket = deps.buckets[target.zone];

@@ -18,10 +18,36 @@ export const executionInputSchema = z.strictObject({
   runDate: z.iso.date({ message: 'expected runDate as YYYY-MM-DD' }).optional(),
   full: z.boolean({ message: 'expected full as true or false' }).optional(),
   force: z.boolean({ message: 'expected force as true or false' }).optional(),
+  rebuild: z.boolean({ message: 'expected rebuild as true or false' }).optional(),
 });
 export type ExecutionInput = z.infer<typeof executionInputSchema>;
 
-export type RunMode = 'daily' | 'catch-up' | 'backfill';
+/**
+ * The four kinds of run (the table in README.md and docs/operations.md):
+ * - daily `{}`: extract, stage from the last published snapshot, publish;
+ * - catch-up `{runDate, full: true}`: the same for a given date (never published over a newer date
+ *   unless `force: true`);
+ * - backfill `{runDate}`: stage from the published snapshot before the date; no extraction, no publishing;
+ * - rebuild `{runDate, rebuild: true}`: stage from all of raw, for repairs; with `full: true` it
+ *   extracts and publishes as a catch-up would.
+ */
+export type RunMode = 'daily' | 'catch-up' | 'backfill' | 'rebuild';
+
+/**
+ * What the stage snapshots of a run are built from: the snapshot a published run wrote
+ * (`runDate`/`runId`), keeping its rows landed before `rawFromDate`, plus the raw partitions landed from
+ * `rawFromDate` to the run date. The base's own date is read again from raw, so files landed on that date
+ * after the base ran are not missed. A rebuild names its own (still empty) location as the base and
+ * reads raw from 1970-01-01: all of it.
+ */
+export interface SnapshotBase {
+  readonly runDate: string;
+  readonly runId: string;
+  readonly rawFromDate: string;
+}
+
+/** The raw date a rebuild reads from: before any extraction. */
+export const ALL_OF_RAW = '1970-01-01';
 
 const runDateSchema = z.iso.date({ message: 'expected runDate as YYYY-MM-DD' });
 const runIdSchema = z
@@ -121,6 +147,11 @@ interface RunRecord {
   readonly startedAt: string;
   readonly mode: RunMode;
   readonly publishedAt?: string;
+  /**
+   * The run wrote the stage snapshots (`stage.snapshot_*`) a later run may start from; runs recorded
+   * before snapshots existed lack it and are never a base.
+   */
+  readonly writesSnapshots?: boolean;
 }
 
 /** The calendar date of an instant in a time zone (the schedule's), as YYYY-MM-DD. */
@@ -146,21 +177,25 @@ function describeInput(input: unknown): ExecutionInput {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) =>
       i.code === 'unrecognized_keys'
-        ? `unknown key ${i.keys.join(', ')}; expected runDate, full, force`
+        ? `unknown key ${i.keys.join(', ')}; expected runDate, full, force, rebuild`
         : `${i.path.join('.') || '(input)'}: ${i.message}`,
     );
     throw new Error(
-      `Invalid execution input ${JSON.stringify(input)}: ${problems.join('; ')}. Expected {} (daily), {"runDate": "YYYY-MM-DD"} (backfill) or {"runDate": "YYYY-MM-DD", "full": true} (catch-up).`,
+      `Invalid execution input ${JSON.stringify(input)}: ${problems.join('; ')}. Expected {} (daily), {"runDate": "YYYY-MM-DD", "full": true} (catch-up), {"runDate": "YYYY-MM-DD"} (backfill) or {"runDate": "YYYY-MM-DD", "rebuild": true} (rebuild from all of raw).`,
     );
   }
   if (parsed.data.force && !parsed.data.full) {
     throw new Error('Invalid execution input: force applies to a run that publishes; add "full": true.');
+  }
+  if (parsed.data.rebuild && parsed.data.runDate === undefined) {
+    throw new Error('Invalid execution input: rebuild repairs a given date; add "runDate": "YYYY-MM-DD".');
   }
   return parsed.data;
 }
 
 export function runModeOf(input: ExecutionInput): RunMode {
   if (input.runDate === undefined) return 'daily';
+  if (input.rebuild) return 'rebuild';
   return input.full ? 'catch-up' : 'backfill';
 }
 
@@ -171,6 +206,7 @@ export interface BeganRun {
   readonly extract: boolean;
   readonly publish: boolean;
   readonly force: boolean;
+  readonly snapshot: SnapshotBase;
 }
 
 export async function runControl(
@@ -223,22 +259,63 @@ export async function beginRun(
       );
     }
   }
+  const publishes = mode === 'daily' || given.full === true;
+  const current = await publishedRun(deps.control);
+  if (publishes && current && current.runDate > runDate && !given.force) {
+    // Refused before extracting: rows landed under an older date than the published snapshot's would be
+    // missed by the incremental runs that start from it, and the run could not publish anyway.
+    throw new RunControlError(
+      'OlderThanPublished',
+      `Not started: ${runDate} is older than the published ${current.runDate} (run ${current.runId}), and the dashboards never move back in time by accident. To compute the date without publishing, start {"runDate": "${runDate}"}; to publish it anyway, {"runDate": "${runDate}", "full": true, "force": true}.`,
+    );
+  }
+  const snapshot =
+    mode === 'rebuild'
+      ? { runDate, runId, rawFromDate: ALL_OF_RAW }
+      : ((await snapshotBefore(runDate, deps)) ?? { runDate, runId, rawFromDate: ALL_OF_RAW });
   const record: RunRecord = {
     runDate,
     runId,
     executionId: input.executionId,
     startedAt: (deps.now?.() ?? new Date()).toISOString(),
     mode,
+    writesSnapshots: true,
   };
   await deps.control.write(`${RUNS_PREFIX}${runId}.json`, JSON.stringify(record), undefined);
   return {
     runDate,
     runId,
     mode,
-    extract: mode !== 'backfill',
-    publish: mode !== 'backfill',
+    extract: publishes,
+    publish: publishes,
     force: given.force ?? false,
+    snapshot,
   };
+}
+
+/**
+ * The snapshot an incremental run starts from: the latest published run with a date before `runDate`
+ * that wrote snapshots and is still kept (its run record is deleted with its files). Undefined when there
+ * is none, and the run stages from all of raw.
+ */
+export async function snapshotBefore(
+  runDate: string,
+  deps: RunControlDeps,
+): Promise<SnapshotBase | undefined> {
+  let best: RunRecord | undefined;
+  for (const key of await deps.control.list(RUNS_PREFIX)) {
+    const found = await deps.control.read(key);
+    if (!found) continue;
+    const run = JSON.parse(found.body) as RunRecord;
+    if (!run.publishedAt || !run.writesSnapshots || run.runDate >= runDate) continue;
+    if (
+      !best ||
+      run.runDate > best.runDate ||
+      (run.runDate === best.runDate && run.publishedAt > (best.publishedAt ?? ''))
+    )
+      best = run;
+  }
+  return best && { runDate: best.runDate, runId: best.runId, rawFromDate: best.runDate };
 }
 
 async function readPointer(deps: RunControlDeps): Promise<{ state: PointerState; etag: string | undefined }> {

@@ -347,6 +347,52 @@ export const stageRejects: TableSchema = {
   partitionKeys: runPartitionKeys,
 };
 
+// ---------------------------------------------------------------- stage snapshots
+
+/**
+ * The latest version of each source row as of a run date, in the raw table's own columns and types
+ * plus the raw partition it came from. The next run starts from it and reads only the raw partitions
+ * landed since (see the snapshot models in sql/stage/), so a daily run does not re-read all of raw.
+ */
+function snapshotOf(raw: TableSchema, latest: string): TableSchema {
+  return {
+    name: `snapshot_${raw.name}`,
+    zone: 'stage',
+    location: `snapshots/${raw.name}/`,
+    description: `${latest} as of the run date: the snapshot of raw.${raw.name} the next run starts from.`,
+    columns: [
+      ...raw.columns,
+      { ...ingestDate, description: 'The raw partition (extraction day) the row was read from.' },
+    ],
+    partitionKeys: runPartitionKeys,
+  };
+}
+
+export const snapshotMysqlCustomers = snapshotOf(
+  rawMysqlCustomers,
+  'The latest extracted version of each MySQL customer (and every row without a key)',
+);
+export const snapshotMysqlProducts = snapshotOf(
+  rawMysqlProducts,
+  'The latest extracted version of each MySQL product (and every row without a key)',
+);
+export const snapshotMysqlOrders = snapshotOf(
+  rawMysqlOrders,
+  'The latest extracted version of each MySQL order (and every row without a key)',
+);
+export const snapshotMysqlOrderItems = snapshotOf(
+  rawMysqlOrderItems,
+  'The latest extracted version of each MySQL order line (and every row without a key)',
+);
+export const snapshotDynamodbInteractions = snapshotOf(
+  rawDynamodbInteractions,
+  'The latest write of each DynamoDB interaction item (per customer_key and event_key)',
+);
+export const snapshotHistoryOrders = snapshotOf(
+  rawHistoryOrders,
+  'Every row of the latest landing of each history file',
+);
+
 export const rawTables = [
   rawMysqlCustomers,
   rawMysqlProducts,
@@ -357,6 +403,12 @@ export const rawTables = [
 ] as const;
 
 export const stageTables = [
+  snapshotMysqlCustomers,
+  snapshotMysqlProducts,
+  snapshotMysqlOrders,
+  snapshotMysqlOrderItems,
+  snapshotDynamodbInteractions,
+  snapshotHistoryOrders,
   stageCustomers,
   stageProducts,
   stageOrders,

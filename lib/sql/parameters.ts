@@ -1,20 +1,32 @@
 import type { Customer360Config } from '../config/schema.js';
+import type { SnapshotBase } from '../pipeline/run-control.js';
 import type { ParameterValue } from './models.js';
 
 /**
  * Every `{{ parameter }}` the SQL files may use, from the configuration, the run date and the run id.
  * A model reads stage and analytics tables only through `run_date = {{ run_date }} and run_id =
- * {{ run_id }}`: the run's own location, never whatever else shares the date.
+ * {{ run_id }}`: the run's own location, never whatever else shares the date. The stage snapshot models
+ * also read the snapshot they start from (`snapshot_run_date`, `snapshot_run_id`, `raw_from_date`).
  */
 export function pipelineParameters(
   config: Customer360Config,
   runDate: string,
   runId: string,
+  snapshot?: SnapshotBase,
 ): Record<string, ParameterValue> {
   const { analysis, identity, sources } = config;
   return {
     run_date: { date: runDate },
     run_id: runId,
+    // Only the stage snapshot models read these; without a base they are absent, and a model that needs
+    // them fails to render rather than silently reading nothing.
+    ...(snapshot
+      ? {
+          snapshot_run_date: { date: snapshot.runDate },
+          snapshot_run_id: snapshot.runId,
+          raw_from_date: { date: snapshot.rawFromDate },
+        }
+      : {}),
     churn_gap_multiplier: analysis.churnGapMultiplier,
     rfm_window_days: analysis.rfmWindowDays,
     engagement_window_days: analysis.engagementWindowDays,

@@ -3,18 +3,9 @@
 -- and quarantined downstream.
 with source as (
     select *
-    from raw.dynamodb_interactions
-    where ingest_date <= {{ run_date }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by customer_key, event_key
-            order by ingested_at desc
-        ) as version_rank
-    from source
+    from stage.snapshot_dynamodb_interactions
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 final as (
@@ -45,8 +36,7 @@ final as (
         try_cast(points as double) as points,
         try_cast(cost as double) as cost,
         item_json
-    from ranked
-    where version_rank = 1
+    from source
 )
 
 select * from final

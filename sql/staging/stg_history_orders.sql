@@ -6,24 +6,9 @@
 -- never rounded into a total (total_amount stays null, and amount_has_sub_cents says why).
 with source as (
     select *
-    from raw.history_orders
-    where ingest_date <= {{ run_date }}
-),
-
-latest_landing as (
-    select
-        source_file,
-        max(ingested_at) as ingested_at
-    from source
-    group by source_file
-),
-
-current_rows as (
-    select source.*
-    from source
-    inner join latest_landing
-        on source.source_file = latest_landing.source_file
-        and source.ingested_at = latest_landing.ingested_at
+    from stage.snapshot_history_orders
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 final as (
@@ -56,7 +41,7 @@ final as (
         end as item_quantity,
         read_error,
         read_error_detail
-    from current_rows
+    from source
 )
 
 select * from final

@@ -1,18 +1,9 @@
 -- MySQL customers as of the run date: the latest extracted version of each customer, typed.
 with source as (
     select *
-    from raw.mysql_customers
-    where ingest_date <= {{ run_date }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by updated_at desc, ingested_at desc
-        ) as version_rank
-    from source
+    from stage.snapshot_mysql_customers
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 final as (
@@ -34,9 +25,7 @@ final as (
         loyalty_tier,
         marketing_opt_in as is_marketing_opt_in,
         try_cast(updated_at as timestamp) as updated_at
-    from ranked
-    -- rows without a key cannot be versioned; each is kept so that it is quarantined, not lost
-    where version_rank = 1 or customer_id is null
+    from source
 )
 
 select * from final

@@ -1,18 +1,9 @@
 -- MySQL orders as of the run date: the latest extracted version of each order, typed.
 with source as (
     select *
-    from raw.mysql_orders
-    where ingest_date <= {{ run_date }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by order_id
-            order by updated_at desc, ingested_at desc
-        ) as version_rank
-    from source
+    from stage.snapshot_mysql_orders
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
 ),
 
 final as (
@@ -28,8 +19,7 @@ final as (
         total_amount,
         discount_amount,
         try_cast(updated_at as timestamp) as updated_at
-    from ranked
-    where version_rank = 1 or order_id is null
+    from source
 )
 
 select * from final
