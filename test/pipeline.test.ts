@@ -53,6 +53,7 @@ describe('Pipeline state machine definition', () => {
       'Extract sources',
       'Build stage tables wave 1',
       'Build stage tables wave 2',
+      'Build stage tables wave 3',
       'Prepare data_quality query',
       'Run data_quality query',
       'Prepare quality gate query',

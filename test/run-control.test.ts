@@ -81,20 +81,34 @@ describe('run control', () => {
       extract: true,
       publish: true,
       force: false,
+      // Nothing published yet: the snapshots are built from all of raw.
+      snapshot: { runDate: '2026-03-09', runId: 'sched-1', rawFromDate: '1970-01-01' },
     });
     expect(dateInZone('2026-03-10T03:00:00Z', 'UTC')).toBe('2026-03-10');
   });
 
-  it('names the three input shapes, and refuses anything else with what was expected', async () => {
+  it('names the four input shapes, and refuses anything else with what was expected', async () => {
     expect((await begin('a', { runDate: '2026-01-05' })).mode).toBe('backfill');
     expect(await begin('b', { runDate: '2026-01-05', full: true })).toMatchObject({
       mode: 'catch-up',
       extract: true,
       publish: true,
     });
+    expect(await begin('r', { runDate: '2026-01-05', rebuild: true })).toMatchObject({
+      mode: 'rebuild',
+      extract: false,
+      publish: false,
+      snapshot: { runDate: '2026-01-05', runId: 'r', rawFromDate: '1970-01-01' },
+    });
+    expect(await begin('rf', { runDate: '2026-01-06', rebuild: true, full: true })).toMatchObject({
+      mode: 'rebuild',
+      extract: true,
+      publish: true,
+    });
     await expect(begin('c', { rundate: '2026-01-05' })).rejects.toThrow(
-      'unknown key rundate; expected runDate, full, force',
+      'unknown key rundate; expected runDate, full, force, rebuild',
     );
+    await expect(begin('f', { rebuild: true })).rejects.toThrow('add "runDate"');
     await expect(begin('d', { runDate: '5/1/2026' })).rejects.toThrow('expected runDate as YYYY-MM-DD');
     await expect(begin('e', { runDate: '2026-01-05', force: true })).rejects.toThrow('add "full": true');
   });
@@ -165,6 +179,65 @@ describe('run control', () => {
       deps,
     );
     expect(done.published).toMatchObject({ runDate: '2026-03-01', runId: 'r0', forced: true });
+  });
+
+  it('starts each run from the latest published snapshot dated before it, or from all of raw', async () => {
+    // r1 (03-05) and r3 (03-07) are published; r2 (03-06) ran but never published; r4 (03-08) was
+    // published by a version that wrote no snapshots (a record without writesSnapshots).
+    for (const [runId, date] of [
+      ['r1', '2026-03-05'],
+      ['r2', '2026-03-06'],
+      ['r3', '2026-03-07'],
+    ] as const) {
+      await begin(runId, { runDate: date, full: true });
+      if (runId !== 'r2') await publish(date, runId);
+    }
+    await deps.control.write(
+      '_control/runs/r4.json',
+      JSON.stringify({
+        runDate: '2026-03-08',
+        runId: 'r4',
+        executionId: 'arn:x:r4',
+        startedAt: now.toISOString(),
+        mode: 'daily',
+        publishedAt: now.toISOString(),
+      }),
+      undefined,
+    );
+
+    // The daily run of 03-09 (Los Angeles) starts from r3: r4 has no snapshot; it re-reads raw from 03-07.
+    expect((await begin('d1')).snapshot).toEqual({
+      runDate: '2026-03-07',
+      runId: 'r3',
+      rawFromDate: '2026-03-07',
+    });
+    // A backfill of 03-07 needs a snapshot dated before it: r1, not the unpublished r2 or r3 itself.
+    expect((await begin('b1', { runDate: '2026-03-07' })).snapshot).toEqual({
+      runDate: '2026-03-05',
+      runId: 'r1',
+      rawFromDate: '2026-03-05',
+    });
+    // Nothing published before 03-05: all of raw, from the run's own (empty) location.
+    expect((await begin('b2', { runDate: '2026-03-05' })).snapshot).toEqual({
+      runDate: '2026-03-05',
+      runId: 'b2',
+      rawFromDate: '1970-01-01',
+    });
+  });
+
+  it('refuses a catch-up older than the published date before it extracts, unless forced', async () => {
+    await begin('p1', { runDate: '2026-03-07', full: true });
+    await publish('2026-03-07', 'p1');
+
+    await expect(begin('late', { runDate: '2026-03-06', full: true })).rejects.toMatchObject({
+      name: 'OlderThanPublished',
+      message: expect.stringContaining('{"runDate": "2026-03-06"}'),
+    });
+    await expect(begin('forced', { runDate: '2026-03-06', full: true, force: true })).resolves.toMatchObject({
+      extract: true,
+    });
+    // A backfill of the older date publishes nothing, so it may run.
+    await expect(begin('back', { runDate: '2026-03-06' })).resolves.toMatchObject({ mode: 'backfill' });
   });
 
   it('makes a second publisher wait while the first is still running, and takes over from a dead one', async () => {

@@ -150,6 +150,12 @@ describe('stage models and marts plan no quadratic join', () => {
       'orders',
       'products',
       'rejects',
+      'snapshot_dynamodb_interactions',
+      'snapshot_history_orders',
+      'snapshot_mysql_customers',
+      'snapshot_mysql_order_items',
+      'snapshot_mysql_orders',
+      'snapshot_mysql_products',
     ]);
   });
 

@@ -1,5 +1,5 @@
 import type { Customer360Config } from '../config/schema.js';
-import type { SnapshotBase } from '../pipeline/run-control.js';
+import { ALL_OF_RAW, type SnapshotBase } from '../pipeline/run-control.js';
 import type { ParameterValue } from './models.js';
 
 /**
@@ -12,21 +12,16 @@ export function pipelineParameters(
   config: Customer360Config,
   runDate: string,
   runId: string,
-  snapshot?: SnapshotBase,
+  // Without a base, the snapshots are rebuilt from all of raw: slower, never wrong.
+  snapshot: SnapshotBase = { runDate, runId, rawFromDate: ALL_OF_RAW },
 ): Record<string, ParameterValue> {
   const { analysis, identity, sources } = config;
   return {
     run_date: { date: runDate },
     run_id: runId,
-    // Only the stage snapshot models read these; without a base they are absent, and a model that needs
-    // them fails to render rather than silently reading nothing.
-    ...(snapshot
-      ? {
-          snapshot_run_date: { date: snapshot.runDate },
-          snapshot_run_id: snapshot.runId,
-          raw_from_date: { date: snapshot.rawFromDate },
-        }
-      : {}),
+    snapshot_run_date: { date: snapshot.runDate },
+    snapshot_run_id: snapshot.runId,
+    raw_from_date: { date: snapshot.rawFromDate },
     churn_gap_multiplier: analysis.churnGapMultiplier,
     rfm_window_days: analysis.rfmWindowDays,
     engagement_window_days: analysis.engagementWindowDays,
