@@ -101,9 +101,7 @@ export function glueBilledSeconds(seconds: number): number {
 export function estimateCost(run: MeasuredRun, options: EstimateOptions): CostEstimate {
   const prices = options.prices ?? PRICES;
   if (!(run.customers > 0)) {
-    throw new Error(
-      `Run ${run.executionName}: measured customers must be positive, got ${run.customers}`,
-    );
+    throw new Error(`Run ${run.executionName}: measured customers must be positive, got ${run.customers}`);
   }
   const customers = options.customers ?? run.customers;
   const scale = customers / run.customers;
@@ -174,7 +172,13 @@ export function estimateCost(run: MeasuredRun, options: EstimateOptions): CostEs
     );
   }
 
-  line('Step Functions state transitions', run.stateTransitions, 'transitions', prices.stepFunctionsPer1000Transitions, 1000);
+  line(
+    'Step Functions state transitions',
+    run.stateTransitions,
+    'transitions',
+    prices.stepFunctionsPer1000Transitions,
+    1000,
+  );
   line('Lambda requests', run.lambda.invocations, 'requests', prices.lambdaPerMillionRequests, 1e6);
   line(
     `Lambda duration (${run.lambda.memoryMb} MB)`,
@@ -183,11 +187,24 @@ export function estimateCost(run: MeasuredRun, options: EstimateOptions): CostEs
     prices.lambdaArmPerGbSecond,
     1,
   );
-  line('CloudWatch Logs ingestion (state machine, ALL with execution data)', run.logBytes / GB, 'GB', prices.cloudwatchLogsIngestPerGb, 1);
+  line(
+    'CloudWatch Logs ingestion (state machine, ALL with execution data)',
+    run.logBytes / GB,
+    'GB',
+    prices.cloudwatchLogsIngestPerGb,
+    1,
+  );
   line('S3 PUT requests', run.s3.puts, 'requests', prices.s3PutPer1000, 1000);
   line('S3 GET requests', run.s3.gets, 'requests', prices.s3GetPer1000, 1000);
   line('KMS requests (bucket keys on)', run.kmsRequests, 'requests', prices.kmsPer10000, 10000);
-  line('S3 storage of the lake', (run.s3.storedBytes * scale) / GB, 'GB-month', prices.s3StoragePerGbMonth, 1, 'month');
+  line(
+    'S3 storage of the lake',
+    (run.s3.storedBytes * scale) / GB,
+    'GB-month',
+    prices.s3StoragePerGbMonth,
+    1,
+    'month',
+  );
 
   const perRun = lines.filter((l) => l.per === 'run').reduce((sum, l) => sum + l.cost, 0);
   const monthly = lines.filter((l) => l.per === 'month').reduce((sum, l) => sum + l.cost, 0);
@@ -215,14 +232,16 @@ const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SE
 export function runsPerMonth(expression: string): number {
   const rate = /^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
   if (rate) {
-    const minutes = Number(rate[1]) * ({ minute: 1, hour: 60, day: 1440 } as const)[
-      (rate[2] ?? '').replace(/s$/, '') as 'minute' | 'hour' | 'day'
-    ];
+    const minutes =
+      Number(rate[1]) *
+      ({ minute: 1, hour: 60, day: 1440 } as const)[
+        (rate[2] ?? '').replace(/s$/, '') as 'minute' | 'hour' | 'day'
+      ];
     return (365 * 1440) / minutes / 12;
   }
   const cron = /^cron\((.+)\)$/.exec(expression.trim());
   const fields = cron?.[1]?.trim().split(/\s+/);
-  if (!fields || fields.length !== 6) {
+  if (fields?.length !== 6) {
     throw new Error(
       `schedule.expression: expected cron(minutes hours day-of-month month day-of-week year) or rate(N unit), got "${expression}"`,
     );
@@ -262,7 +281,11 @@ function cronField(field: string, low: number, high: number, names: readonly str
   for (const part of field.split(',')) {
     const [range = '', step] = part.split('/');
     const [from, to] =
-      range === '*' ? [low, high] : range.includes('-') ? range.split('-').map(value) : [value(range), step ? high : value(range)];
+      range === '*'
+        ? [low, high]
+        : range.includes('-')
+          ? range.split('-').map(value)
+          : [value(range), step ? high : value(range)];
     for (let v = from ?? low; v <= (to ?? high); v += Number(step ?? 1)) values.add(v);
   }
   return values;

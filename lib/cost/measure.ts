@@ -31,7 +31,10 @@ export interface TableScan {
  * false (`<first key> != <a date in the year 1000>`) whose date names the table.
  */
 export class ScanMeter {
-  private readonly metadata = new Map<string, { file: string; group: number; column: string; bytes: number }[]>();
+  private readonly metadata = new Map<
+    string,
+    { file: string; group: number; column: string; bytes: number }[]
+  >();
 
   private constructor(
     private readonly connection: DuckDBConnection,
@@ -54,8 +57,7 @@ export class ScanMeter {
       );
       const sql = found.getRowObjectsJson()[0]?.sql;
       if (typeof sql !== 'string') continue; // no files yet: an empty table, nothing to scan
-      const sentinel =
-        key.type === 'date' ? `DATE '${sentinelDate(index)}'` : `'~sentinel-${index}'`;
+      const sentinel = key.type === 'date' ? `DATE '${sentinelDate(index)}'` : `'~sentinel-${index}'`;
       await connection.run(
         `${sql.replace(/^CREATE VIEW/, 'CREATE OR REPLACE VIEW').replace(/;\s*$/, '')} WHERE "${key.name}" != ${sentinel}`,
       );
@@ -128,19 +130,20 @@ export class ScanMeter {
       const date = /'1000-(\d{2})-(\d{2})'::DATE/.exec(conjunct);
       const text = /'~sentinel-(\d+)'/.exec(conjunct);
       const index = date
-        ? Math.round((Date.UTC(1000, Number(date[1]) - 1, Number(date[2])) - Date.UTC(1000, 0, 1)) / 86_400_000)
+        ? Math.round(
+            (Date.UTC(1000, Number(date[1]) - 1, Number(date[2])) - Date.UTC(1000, 0, 1)) / 86_400_000,
+          )
         : text
           ? Number(text[1])
           : undefined;
       if (index !== undefined && isSentinel(conjunct)) return this.tables[index];
     }
-    // An unpartitioned table has no sentinel: the one whose columns hold every projected column.
-    const candidates = this.tables.filter(
-      (t) =>
-        t.partitionKeys.length === 0 &&
-        projections.every((p) => t.columns.some((c) => c.name === p)),
-    );
-    return candidates.length === 1 ? candidates[0] : undefined;
+    // No sentinel: an unpartitioned table, or a scan whose filter the plan placed elsewhere (then
+    // every partition is counted). The smallest table that holds every projected column.
+    const candidates = this.tables
+      .filter((t) => projections.every((p) => [...t.columns, ...t.partitionKeys].some((c) => c.name === p)))
+      .sort((a, b) => a.columns.length - b.columns.length);
+    return candidates[0];
   }
 
   /** The table's files whose partition values pass the filters (each filter alone, so one DuckDB cannot evaluate only widens the set). */
@@ -247,7 +250,9 @@ function closingParen(text: string, open: number): number {
 
 /** Names in an expression outside string literals. */
 function identifiers(expression: string): string[] {
-  return [...expression.replace(/'[^']*'/g, "''").matchAll(/"?([A-Za-z_][A-Za-z0-9_]*)"?/g)].map((m) => m[1] ?? '');
+  return [...expression.replace(/'[^']*'/g, "''").matchAll(/"?([A-Za-z_][A-Za-z0-9_]*)"?/g)].map(
+    (m) => m[1] ?? '',
+  );
 }
 
 export interface MeasureOptions {
@@ -371,21 +376,26 @@ export async function measureRun(
     // text travels in about four events (its preparation's result and exit, its run's entry and
     // scheduling).
     const events = transitions * 2 + (lambdaInvocations + summary.queries.length + glueJobs.length) * 3;
-    const logBytes =
-      events * 600 + summary.queries.reduce((sum, q) => sum + Buffer.byteLength(q.sql) * 4, 0);
+    const logBytes = events * 600 + summary.queries.reduce((sum, q) => sum + Buffer.byteLength(q.sql) * 4, 0);
 
     const customers = options.customers ?? summary.rows['stage.customers'] ?? 0;
     return {
       executionName: summary.executionName,
       runDate: summary.runDate,
-      mode: String((summary.output as { mode?: string } | undefined)?.mode ?? (glue.size > 0 ? 'daily' : 'rebuild')),
+      mode: String(
+        (summary.output as { mode?: string } | undefined)?.mode ?? (glue.size > 0 ? 'daily' : 'rebuild'),
+      ),
       customers,
       queries,
       scans,
       glueJobs,
       ...(dynamodbExport ? { dynamodbExport } : {}),
       stateTransitions: transitions,
-      lambda: { invocations: lambdaInvocations, seconds: lambdaSeconds, memoryMb: options.lambdaMemoryMb ?? 512 },
+      lambda: {
+        invocations: lambdaInvocations,
+        seconds: lambdaSeconds,
+        memoryMb: options.lambdaMemoryMb ?? 512,
+      },
       s3: { puts, gets, storedBytes: lakeBytes(lakeRoot) },
       kmsRequests: kms,
       logBytes,

@@ -48,7 +48,8 @@ export const PRICES = {
     region,
     readOn: READ_ON,
     source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
-    seenIn: 'not returned by the search tool; the figure is the pricing page as known to the author: check it',
+    seenIn:
+      'not returned by the search tool; the figure is the pricing page as known to the author: check it',
   },
   dynamodbIncrementalExportPerGb: {
     usd: 0.1,
@@ -56,7 +57,8 @@ export const PRICES = {
     region,
     readOn: READ_ON,
     source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
-    seenIn: 'not returned by the search tool; the figure is the pricing page as known to the author: check it',
+    seenIn:
+      'not returned by the search tool; the figure is the pricing page as known to the author: check it',
   },
   cloudwatchLogsIngestPerGb: {
     usd: 0.5,
