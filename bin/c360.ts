@@ -1,7 +1,9 @@
 #!/usr/bin/env -S node --import tsx
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
+import { estimateRunCost } from '../lib/cost/index.js';
 import { demoInterrupted, runDemo } from '../lib/local/demo.js';
 import { runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import {
@@ -31,6 +33,10 @@ Usage:
       published). Base tables hold every run: name one with run_date and run_id.
   c360 status [--workspace DIR]
       Lists the last local runs.
+  c360 cost [--run EXECUTION_NAME] [--customers N[,N...]] [--format table|json] [--workspace DIR]
+      Estimates what a local run (default: the latest) costs on AWS (us-east-1), per run and per month
+      at the configured schedule: at the measured size and at 1,000,000 and 10,000,000 customers (or
+      the --customers given), from the bytes each Athena query would scan. See docs/operations.md.
 
 Options:
   --workspace DIR   where the lake, outbox and run summaries live (default .c360)
@@ -56,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
       rebuild: { type: 'boolean', default: false },
       format: { type: 'string' },
       out: { type: 'string' },
+      run: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -166,6 +173,48 @@ async function main(argv: string[]): Promise<number> {
           seconds: Number(r.seconds.toFixed(1)),
           failed_at: r.failure?.state ?? '',
         })),
+      );
+      return 0;
+    }
+    case 'cost': {
+      const format = values.format ?? 'table';
+      if (!['table', 'json'].includes(format))
+        throw new UsageError(`--format must be table or json, got "${format}"`);
+      const sizes = values.customers?.split(',').map((n) => Number(n.replaceAll('_', '')));
+      if (sizes?.some((n) => !Number.isInteger(n) || n < 1))
+        throw new UsageError(
+          `--customers must be whole numbers separated by commas, got "${values.customers}"`,
+        );
+      const run = values.run ?? listRuns(workspace)[0]?.executionName;
+      if (!run) throw new UsageError(`No local runs in ${workspace.root} to estimate. Try: npm run demo`);
+      const { estimates, prices } = await estimateRunCost(
+        join(workspace.runsDir, `${run}.json`),
+        workspace.lake,
+        { config: loadConfig(values.config), ...(sizes ? { customers: sizes } : {}) },
+      );
+      if (format === 'json') {
+        process.stdout.write(`${JSON.stringify({ estimates, prices }, null, 2)}\n`);
+        return 0;
+      }
+      for (const estimate of estimates) {
+        process.stdout.write(
+          `\n${estimate.mode} run ${estimate.executionName} at ${estimate.customers.toLocaleString('en-US')} customers (measured ${estimate.measuredCustomers.toLocaleString('en-US')}, x${estimate.scale.toFixed(1)}), ${estimate.runsPerMonth.toFixed(1)} runs a month\n`,
+        );
+        console.table(
+          estimate.lines.map((l) => ({
+            item: l.item,
+            quantity: Number(l.quantity.toPrecision(4)),
+            unit: l.unit,
+            'unit price $': `${l.unitPrice} per ${l.priceUnit}`,
+            [`cost $ per ${l.per}`]: Number(l.cost.toFixed(4)),
+          })),
+        );
+        process.stdout.write(
+          `Per run $${estimate.perRun.toFixed(4)}; per month $${estimate.perMonth.toFixed(2)} (storage included)\n`,
+        );
+      }
+      process.stdout.write(
+        '\nPrices: us-east-1, read 2026-12-02 (lib/cost/prices.ts). Free tiers not deducted.\n',
       );
       return 0;
     }

@@ -96,6 +96,10 @@ export function glueJobRole(
   return role;
 }
 
+/** The worker type and count every ingestion job runs with unless its props say otherwise. */
+export const GLUE_DEFAULT_WORKER_TYPE = 'G.1X';
+export const GLUE_DEFAULT_NUMBER_OF_WORKERS = 2;
+
 /**
  * A Glue 5.0 PySpark job with the arguments every ingestion job shares. Retries are left to the
  * orchestrator (`MaxRetries` 0) and the job runs once at a time, as its state object is not safe to
@@ -120,8 +124,8 @@ export function glueSparkJob(
     role: props.role.roleArn,
     command: { name: 'glueetl', pythonVersion: '3', scriptLocation: props.script.s3ObjectUrl },
     glueVersion: '5.0',
-    workerType: props.workerType ?? 'G.1X',
-    numberOfWorkers: props.numberOfWorkers ?? 2,
+    workerType: props.workerType ?? GLUE_DEFAULT_WORKER_TYPE,
+    numberOfWorkers: props.numberOfWorkers ?? GLUE_DEFAULT_NUMBER_OF_WORKERS,
     timeout: props.timeoutMinutes,
     maxRetries: 0,
     executionProperty: { maxConcurrentRuns: 1 },
