@@ -11,7 +11,11 @@ import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import { extractDynamoDb } from '../lib/local/extract-dynamodb.js';
 import { extractMysql } from '../lib/local/extract-mysql.js';
 import { LocalMariaDb } from '../lib/local/mariadb.js';
-import { type LocalRunOptions, type LocalRunSummary, runPipelineLocally } from '../lib/local/pipeline-runner.js';
+import {
+  type LocalRunOptions,
+  type LocalRunSummary,
+  runPipelineLocally,
+} from '../lib/local/pipeline-runner.js';
 import { prepareEngine, registerLake } from '../lib/local/sql-runner.js';
 import { stageAndAnalyticsRunTables } from '../lib/schema/tables.js';
 

@@ -12,9 +12,9 @@ import type { Customer360Config } from '../config/schema.js';
 import { prepareQuery, prepareQueryInputSchema } from '../pipeline/queries.js';
 import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
 import {
+  allTables,
   rawDynamodbInteractions,
   rawHistoryOrders,
-  allTables,
   rawTables,
   stageAndAnalyticsRunTables,
 } from '../schema/tables.js';
@@ -355,11 +355,13 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   };
   const run = async (input: Json): Promise<Json> => {
     const { QueryString } = input as { QueryString: string };
-    const located = /TO 's3:\/\/([a-z]+)\/([a-z0-9_/]+\/)run_date=(\d{4}-\d{2}-\d{2})\/run_id=([A-Za-z0-9_-]+)\//.exec(
-      QueryString,
-    );
+    const located =
+      /TO 's3:\/\/([a-z]+)\/([a-z0-9_/]+\/)run_date=(\d{4}-\d{2}-\d{2})\/run_id=([A-Za-z0-9_-]+)\//.exec(
+        QueryString,
+      );
     const table = located && allTables.find((t) => t.zone === located[1] && t.location === located[2]);
-    const target = located && table ? [located[0], table.zone, table.name, located[3], located[4]] : undefined;
+    const target =
+      located && table ? [located[0], table.zone, table.name, located[3], located[4]] : undefined;
     const queryStarted = performance.now();
     const execution = await athena.startQueryExecution(QueryString);
     const seconds = (performance.now() - queryStarted) / 1000;
