@@ -165,14 +165,19 @@ export const DUCKDB_COMPAT_MACROS: readonly {
   },
   {
     name: 'date_parse',
-    sql: 'CREATE OR REPLACE MACRO date_parse(s, format) AS strptime(s, format)',
+    // The models call it only inside try(), as Athena needs. DuckDB's try() re-evaluates a whole
+    // vector row by row, catching one exception per row, as soon as any row throws: with a few bad
+    // dates in every vector that was 90 us a row. Yielding null instead keeps vectors whole.
+    sql: 'CREATE OR REPLACE MACRO date_parse(s, format) AS try_strptime(s, format)',
     why: 'Parses text with a format. Only the specifiers both engines read alike (%Y %m %d %H %y %b) are portable.',
   },
   {
     name: 'from_iso8601_timestamp',
     // DuckDB's cast also takes a space for the T and other near-ISO text that Athena refuses; only
     // text in ISO-8601 shape is cast (zone-less text is read in the engine's zone: UTC, as on Athena).
-    sql: String.raw`CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CASE WHEN regexp_matches(s, '^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$') THEN CAST(s AS TIMESTAMPTZ) END`,
+    // TRY_CAST, as date_parse uses try_strptime: it is only called inside try() (an impossible date
+    // in ISO shape, 2024-02-30, would otherwise send the whole vector down the row-by-row path).
+    sql: String.raw`CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CASE WHEN regexp_matches(s, '^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$') THEN TRY_CAST(s AS TIMESTAMPTZ) END`,
     why: 'Parses an ISO-8601 timestamp with its zone; text of any other shape is not a timestamp.',
   },
 ];

@@ -9,10 +9,42 @@ with identities as (
 ),
 
 events as (
+    select * from stg_dynamodb_interactions
+),
+
+-- Copies of one event_id are rare: they are numbered among themselves, not by sorting every event.
+-- Read from the snapshot, not from events: a second reference to a CTE makes DuckDB materialize it
+-- whole, every column of every event.
+snapshot_keys as (
     select
-        *,
-        row_number() over (partition by event_id order by customer_key, event_key) as copy_number
-    from stg_dynamodb_interactions
+        event_id,
+        customer_key,
+        event_key
+    from stage.snapshot_dynamodb_interactions
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+        and event_id is not null
+),
+
+repeated_event_ids as (
+    select event_id
+    from snapshot_keys
+    group by event_id
+    having count(*) > 1
+),
+
+copies as (
+    select
+        snapshot_keys.event_id,
+        snapshot_keys.customer_key,
+        snapshot_keys.event_key,
+        row_number() over (
+            partition by snapshot_keys.event_id
+            order by snapshot_keys.customer_key, snapshot_keys.event_key
+        ) as copy_number
+    from snapshot_keys
+    inner join repeated_event_ids
+        on snapshot_keys.event_id = repeated_event_ids.event_id
 ),
 
 final as (
@@ -37,7 +69,8 @@ final as (
         events.cost,
         case
             when events.event_id is null or events.customer_key is null or events.event_type is null then 'missing_key'
-            when events.copy_number > 1 then 'duplicate_id'
+            -- customer_key and event_key are the table's keys: a copy is always matched
+            when copies.copy_number > 1 then 'duplicate_id'
             when events.event_at is null then 'unparseable_date'
             when events.event_at >= {{ run_date }} + interval '1' day then 'future_date'
             when events.event_at < timestamp '1990-01-01 00:00:00' then 'date_before_1990'
@@ -53,6 +86,10 @@ final as (
         end as reject_detail,
         events.item_json as record_json
     from events
+    left join copies
+        on events.event_id = copies.event_id
+        and events.customer_key = copies.customer_key
+        and events.event_key = copies.event_key
     left join identities
         on events.customer_key = identities.source_key
 )
