@@ -1,5 +1,6 @@
 -- Snapshot of raw.dynamodb_interactions as of the run date: the latest write of each item (per
--- customer_key and event_key), which the next run starts from.
+-- customer_key and event_key), which the next run starts from. An extraction reads an item once, so
+-- two versions of one item never share an ingested_at.
 -- A daily run reads the published snapshot it starts from (its rows landed before raw_from_date) and
 -- only the raw partitions landed since; a rebuild names this run's own, still empty, location as the
 -- snapshot and reads raw from 1970-01-01. Both give the same rows (test/incremental-runs.test.ts).
@@ -71,14 +72,49 @@ source as (
     select * from landed_since
 ),
 
-ranked as (
+-- Most items are written once. Only keys with several versions are looked at, on their keys and
+-- times alone: ranking every wide row (item_json) would sort all of them. The keys are read again
+-- from the tables, not from source: a second reference to a CTE makes DuckDB materialize it whole.
+version_times as (
     select
-        *,
-        row_number() over (
-            partition by customer_key, event_key
-            order by ingested_at desc
-        ) as version_rank
+        customer_key,
+        event_key,
+        ingested_at
+    from stage.snapshot_dynamodb_interactions
+    where run_date = {{ snapshot_run_date }}
+        and run_id = {{ snapshot_run_id }}
+        and ingest_date < {{ raw_from_date }}
+
+    union all
+
+    select
+        customer_key,
+        event_key,
+        ingested_at
+    from raw.dynamodb_interactions
+    where ingest_date >= {{ raw_from_date }}
+        and ingest_date <= {{ run_date }}
+),
+
+rewritten_items as (
+    select
+        customer_key,
+        event_key,
+        max(ingested_at) as latest_ingested_at
+    from version_times
+    group by customer_key, event_key
+    having count(*) > 1
+),
+
+latest_versions as (
+    select source.*
     from source
+    left join rewritten_items
+        on source.customer_key = rewritten_items.customer_key
+        and source.event_key = rewritten_items.event_key
+    -- the table's keys are never null in DynamoDB; a row without them would be kept, to be quarantined
+    where rewritten_items.customer_key is null
+        or source.ingested_at = rewritten_items.latest_ingested_at
 ),
 
 final as (
@@ -106,8 +142,7 @@ final as (
         item_json,
         ingested_at,
         ingest_date
-    from ranked
-    where version_rank = 1
+    from latest_versions
 )
 
 select * from final
