@@ -19,7 +19,9 @@ const USAGE = `c360: Customer 360 on this machine
 Usage:
   c360 demo [--customers N] [--seed S] [--workspace DIR]
       Starts a throwaway MariaDB and a local DynamoDB, generates a data set, runs the whole pipeline
-      (the state machine CDK deploys, run locally) and prints where everything is.
+      (the state machine CDK deploys, run locally) and prints where everything is. Above 10,000
+      customers the interactions are written as a DynamoDB table export instead of loaded into the
+      local DynamoDB (it is slow at that size), and the extraction reads the export.
   c360 run [--date YYYY-MM-DD [--full [--force]] [--rebuild]] [--config FILE] [--workspace DIR]
       Runs the state machine over the workspace's lake. Without --date it is the daily run for
       today: extract (from the sources the run can reach: here the history folder), stage from the

@@ -19,7 +19,7 @@ import { FixtureLake, type FixtureRow } from './helpers/lake.js';
  * again); run r3 (2024-06-03) is a rebuild and must equal r2.
  */
 const item = (key: string, eventType: string, ingestedAt: string): FixtureRow => {
-  const [customer, event] = key.split('/');
+  const [customer = '', event = ''] = key.split('/');
   return {
     customer_key: customer,
     event_key: event,
