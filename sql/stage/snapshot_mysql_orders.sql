@@ -49,14 +49,65 @@ source as (
     select * from landed_since
 ),
 
-ranked as (
+-- Most rows have one version. Only keys with several are looked at, on their keys and times alone:
+-- ranking every wide row would sort all of them. The keys are read again from the tables, not from
+-- source: a second reference to a CTE makes DuckDB materialize it whole. The latest version is the
+-- latest updated_at (text, as the source stores it; a missing one counts as oldest), then the latest
+-- reading of it (ingested_at): one extraction reads a key once.
+version_times as (
     select
-        *,
-        row_number() over (
-            partition by order_id
-            order by updated_at desc, ingested_at desc
-        ) as version_rank
+        order_id,
+        coalesce(updated_at, '') as version_updated_at,
+        ingested_at
+    from stage.snapshot_mysql_orders
+    where run_date = {{ snapshot_run_date }}
+        and run_id = {{ snapshot_run_id }}
+        and ingest_date < {{ raw_from_date }}
+
+    union all
+
+    select
+        order_id,
+        coalesce(updated_at, '') as version_updated_at,
+        ingested_at
+    from raw.mysql_orders
+    where ingest_date >= {{ raw_from_date }}
+        and ingest_date <= {{ run_date }}
+),
+
+rewritten_keys as (
+    select
+        order_id,
+        max(version_updated_at) as latest_updated_at
+    from version_times
+    where order_id is not null
+    group by order_id
+    having count(*) > 1
+),
+
+latest_readings as (
+    select
+        version_times.order_id,
+        rewritten_keys.latest_updated_at,
+        max(version_times.ingested_at) as latest_ingested_at
+    from version_times
+    inner join rewritten_keys
+        on version_times.order_id = rewritten_keys.order_id
+        and version_times.version_updated_at = rewritten_keys.latest_updated_at
+    group by version_times.order_id, rewritten_keys.latest_updated_at
+),
+
+latest_versions as (
+    select source.*
     from source
+    left join latest_readings
+        on source.order_id = latest_readings.order_id
+    -- one version, or no key (kept so that it is quarantined, not lost)
+    where latest_readings.order_id is null
+        or (
+            coalesce(source.updated_at, '') = latest_readings.latest_updated_at
+            and source.ingested_at = latest_readings.latest_ingested_at
+        )
 ),
 
 final as (
@@ -73,9 +124,7 @@ final as (
         updated_at,
         ingested_at,
         ingest_date
-    from ranked
-    -- rows without a key cannot be versioned; each is kept so that it is quarantined, not lost
-    where version_rank = 1 or order_id is null
+    from latest_versions
 )
 
 select * from final
