@@ -294,7 +294,7 @@ export function rawTableBytes(lakeRoot: string): Record<string, number> {
  */
 export function stateFigures(summary: Pick<LocalRunSummary, 'states' | 'rows'>): StateFigures[] {
   return summary.states.map((s) => {
-    const item = /\[([a-z0-9_]+)\]$/.exec(s.state)?.[1];
+    const item = /\[([a-z0-9_]+)\]$/.exec(s.state)?.[1] ?? /^Run ([a-z0-9_]+) query$/.exec(s.state)?.[1];
     const rows =
       item === undefined ? undefined : (summary.rows[`stage.${item}`] ?? summary.rows[`analytics.${item}`]);
     const isQuery = /^Run .* query/.test(s.state);

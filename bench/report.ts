@@ -120,6 +120,55 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   ];
 }
 
+/** Which part of a run a top-level state belongs to; undefined for a state inside a Map or Parallel. */
+export function runPart(state: string): string | undefined {
+  if (/\[.*\]$/.test(state)) return undefined;
+  if (/^Extract sources$/.test(state)) return 'extract';
+  if (/^Build stage tables wave \d+$/.test(state)) return 'stage';
+  if (/^(Prepare|Run) (data_quality|quality gate) query$|^Read quality gate$/.test(state))
+    return 'quality gate';
+  if (/^Build marts wave \d+$/.test(state)) return 'marts';
+  if (
+    /^(Claim publishing|Publish latest views|(Prepare|Run) published run record|Complete publishing)$/.test(
+      state,
+    )
+  )
+    return 'publish';
+  return undefined;
+}
+
+/**
+ * Wall and CPU seconds of a run's parts (extract, stage, quality gate, marts, publish) from its
+ * top-level states, and `other` for the rest of the run's total (run control, choices, the runner).
+ */
+export function partTotals(
+  states: readonly StateFigures[],
+  total: { readonly wallSeconds: number; readonly cpuSeconds: number },
+): { part: string; wallSeconds: number; cpuSeconds: number }[] {
+  const parts = ['extract', 'stage', 'quality gate', 'marts', 'publish'].map((part) => ({
+    part,
+    wallSeconds: 0,
+    cpuSeconds: 0,
+  }));
+  for (const s of states) {
+    const found = parts.find((p) => p.part === runPart(s.state));
+    if (!found) continue;
+    found.wallSeconds += s.seconds;
+    found.cpuSeconds += s.cpuSeconds ?? 0;
+  }
+  const sum = (key: 'wallSeconds' | 'cpuSeconds') => parts.reduce((n, p) => n + p[key], 0);
+  const other = {
+    part: 'other',
+    wallSeconds: Math.max(0, total.wallSeconds - sum('wallSeconds')),
+    cpuSeconds: Math.max(0, total.cpuSeconds - sum('cpuSeconds')),
+  };
+  const r = (n: number) => Math.round(n * 100) / 100;
+  return [...parts, other].map((p) => ({ ...p, wallSeconds: r(p.wallSeconds), cpuSeconds: r(p.cpuSeconds) }));
+}
+
+/** States shown in the Markdown: those that took time or wrote rows (the JSON keeps all of them). */
+export const SHOWN_STATE_SECONDS = 0.05;
+
 const mib = (bytes: number | undefined) => (bytes === undefined ? undefined : bytes / 1024 / 1024);
 
 function measureTable(measures: readonly Measure[]): string[] {
@@ -149,8 +198,20 @@ function runSection(run: RunFigures): string[] {
   lines.push(
     '',
     ...table(
+      ['part', 'wall s', 'CPU s'],
+      partTotals(run.states, run.measure).map((p) => [p.part, cell(p.wallSeconds), cell(p.cpuSeconds)]),
+    ),
+  );
+  const shown = run.states.filter(
+    (s) => s.seconds >= SHOWN_STATE_SECONDS || s.rows !== undefined || s.status !== 'succeeded',
+  );
+  lines.push(
+    '',
+    `States (${run.states.length - shown.length} of ${run.states.length} under ${SHOWN_STATE_SECONDS} s without rows left out; all are in the JSON):`,
+    '',
+    ...table(
       ['state', 'status', 'wall s', 'CPU s', 'rows out', 'rows/s'],
-      run.states.map((s) => [
+      shown.map((s) => [
         s.state,
         s.status,
         cell(s.seconds),
