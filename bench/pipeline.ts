@@ -102,7 +102,7 @@ class Meter {
   async measure<T>(
     name: string,
     work: () => Promise<T>,
-    describe: (value: T) => { rows?: number; note?: string } = () => ({}),
+    describe: (value: T) => { rows?: number } = () => ({}),
   ): Promise<{ value: T; measure: Measure }> {
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -114,11 +114,13 @@ class Meter {
       if (server !== undefined) mariadbPeak = Math.max(mariadbPeak ?? 0, server);
     };
     sample();
+    const serverCpu = this.mariadbPid === undefined ? undefined : cpuSecondsOf(this.mariadbPid);
     const timer = setInterval(sample, 100);
     try {
       const value = await work();
       sample();
       const used = process.cpuUsage(cpu);
+      const serverCpuAfter = this.mariadbPid === undefined ? undefined : cpuSecondsOf(this.mariadbPid);
       const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
       return {
         value,
@@ -129,6 +131,9 @@ class Meter {
           peakRssMiB: mib(peak),
           maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
           ...(mariadbPeak === undefined ? {} : { mariadbPeakRssMiB: mib(mariadbPeak) }),
+          ...(serverCpu === undefined || serverCpuAfter === undefined
+            ? {}
+            : { mariadbCpuSeconds: round(serverCpuAfter - serverCpu) }),
           ...describe(value),
         },
       };
@@ -145,6 +150,21 @@ function residentBytes(pid: number): number | undefined {
   try {
     const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * User plus system CPU seconds of a process from /proc/<pid>/stat (fields 14 and 15, in clock ticks
+ * of 1/100 s on Linux), or undefined where it cannot be read.
+ */
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return undefined;
   }

@@ -32,9 +32,10 @@ export interface Measure {
   readonly maxRssMiB: number;
   /** Largest resident set of the mysqld child seen by the sampler, when one was running. */
   readonly mariadbPeakRssMiB?: number;
+  /** CPU seconds the mysqld child used meanwhile (it is not part of `cpuSeconds`). */
+  readonly mariadbCpuSeconds?: number;
   /** Rows this piece of work read or wrote, when it has one count. */
   readonly rows?: number;
-  readonly note?: string;
 }
 
 export interface StateFigures {
@@ -173,7 +174,7 @@ const mib = (bytes: number | undefined) => (bytes === undefined ? undefined : by
 
 function measureTable(measures: readonly Measure[]): string[] {
   return table(
-    ['phase', 'wall s', 'CPU s', 'rows', 'rows/s', 'peak RSS MiB', 'MariaDB peak RSS MiB', 'note'],
+    ['phase', 'wall s', 'CPU s', 'rows', 'rows/s', 'peak RSS MiB', 'MariaDB CPU s', 'MariaDB peak RSS MiB'],
     measures.map((m) => [
       m.name,
       cell(m.wallSeconds),
@@ -181,8 +182,8 @@ function measureTable(measures: readonly Measure[]): string[] {
       cell(m.rows, 0),
       cell(m.rows === undefined ? undefined : rate(m.rows, m.wallSeconds), 0),
       cell(m.peakRssMiB, 0),
+      cell(m.mariadbCpuSeconds),
       cell(m.mariadbPeakRssMiB, 0),
-      cell(m.note ?? ''),
     ]),
   );
 }

@@ -235,6 +235,7 @@ describe('formatMarkdown', () => {
           peakRssMiB: 300,
           maxRssMiB: 310,
           mariadbPeakRssMiB: 120,
+          mariadbCpuSeconds: 0.8,
           rows: 180000,
         },
       ],
@@ -277,7 +278,9 @@ describe('formatMarkdown', () => {
   });
 
   it('gives each preparation step its rows per second (180,000 rows in 2 s)', () => {
-    expect(md).toContain('| extract 2025-12-30: mysql.orders | 2 | 1.5 | 180,000 | 90,000 | 300 | 120 |  |');
+    expect(md).toContain(
+      '| extract 2025-12-30: mysql.orders | 2 | 1.5 | 180,000 | 90,000 | 300 | 0.8 | 120 |',
+    );
   });
 
   it('lists the parts, the states that took time or wrote rows, and the tables with MiB', () => {
