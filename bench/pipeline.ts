@@ -566,12 +566,17 @@ export async function runPipelineScenario(options: PipelineScenarioOptions): Pro
     await servers.mariadb?.stop().catch(() => undefined);
     servers.mariadb = undefined;
   };
+  // Ctrl-C reaches this process twice under `npm run` (from the terminal and relayed by tsx): a
+  // `once` listener would leave the second to kill the process before MariaDB is stopped.
+  let interrupted = false;
   const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
     log('\nInterrupted: stopping MariaDB.');
     void stopServers().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     let cache: RawCache | undefined;
     if (!options.fresh && existsSync(cacheFile)) {
