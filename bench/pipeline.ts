@@ -333,7 +333,12 @@ const MYSQL_TABLE_ORDER: readonly MysqlTableName[] = ['customers', 'products', '
 /** Phases 1-3: sources, extraction of D, a day of changes extracted into D+1. Returns the cache record. */
 async function buildRawZones(
   config: Customer360Config,
-  options: Required<Omit<PipelineScenarioOptions, 'log'>> & { log: (line: string) => void },
+  options: {
+    readonly customers: number;
+    readonly runDate: string;
+    readonly dataDir: string;
+    readonly log: (line: string) => void;
+  },
   dirs: { dayLake: string; nextLake: string; exportDir: string; nextExportDir: string; historyDir: string },
   meter: Meter,
   servers: { mariadb?: LocalMariaDb },
@@ -601,7 +606,7 @@ export async function runPipelineScenario(options: PipelineScenarioOptions): Pro
       mkdirSync(dirs.historyDir, { recursive: true });
       cache = await buildRawZones(
         config,
-        { customers: options.customers, dataDir, fresh: true, runDate, log },
+        { customers: options.customers, dataDir, runDate, log },
         dirs,
         meter,
         servers,
