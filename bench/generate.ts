@@ -1,6 +1,7 @@
 /**
- * Throughput and peak memory of the data generator.
+ * Throughput and peak memory of the data generator: the `generate` scenario of `npm run bench`.
  *
+ *   npm run bench -- --scenarios generate [--customers 20000]
  *   npx tsx bench/generate.ts [--customers 20000] [--scenarios files,mysql,dynamodb]
  *
  * Each scenario runs in a fresh child process, so its peak RSS (getrusage maxrss) is its own:
@@ -19,19 +20,10 @@ import { type DatasetTargets, generateDataset } from '../lib/generate/index.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import { LocalMariaDb } from '../lib/local/mariadb.js';
 
-const SCENARIOS = ['files', 'mysql', 'dynamodb'] as const;
-type Scenario = (typeof SCENARIOS)[number];
+export const GENERATOR_SCENARIOS = ['files', 'mysql', 'dynamodb'] as const;
+type Scenario = (typeof GENERATOR_SCENARIOS)[number];
 
-const { values } = parseArgs({
-  options: {
-    customers: { type: 'string', default: '20000' },
-    scenarios: { type: 'string', default: SCENARIOS.join(',') },
-    child: { type: 'string' },
-  },
-});
-const customers = Number(values.customers);
-
-async function runScenario(scenario: Scenario): Promise<void> {
+async function runScenario(scenario: Scenario, customers: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'c360-bench-'));
   let db: LocalMariaDb | undefined;
   let dynamo: LocalDynamoDb | undefined;
@@ -87,21 +79,54 @@ async function runScenario(scenario: Scenario): Promise<void> {
   }
 }
 
-if (values.child) {
-  await runScenario(values.child as Scenario);
-} else {
-  const script = fileURLToPath(import.meta.url);
-  for (const scenario of values.scenarios.split(',') as Scenario[]) {
-    if (!SCENARIOS.includes(scenario)) throw new Error(`unknown scenario ${scenario}`);
-    await new Promise<void>((resolve, reject) => {
+const script = fileURLToPath(import.meta.url);
+
+/**
+ * Runs each generator scenario in a child process of its own and returns the JSON line each printed
+ * (also passed to `onLine` as it arrives).
+ */
+export async function runGenerateScenarios(
+  customers: number,
+  scenarios: readonly string[] = GENERATOR_SCENARIOS,
+  onLine: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<Record<string, unknown>[]> {
+  const results: Record<string, unknown>[] = [];
+  for (const scenario of scenarios) {
+    if (!(GENERATOR_SCENARIOS as readonly string[]).includes(scenario))
+      throw new Error(`generate scenario "${scenario}": expected one of ${GENERATOR_SCENARIOS.join(', ')}`);
+    const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(
         process.execPath,
         [...process.execArgv, script, '--child', scenario, '--customers', String(customers)],
-        { stdio: ['ignore', 'inherit', 'inherit'] },
+        { stdio: ['ignore', 'pipe', 'inherit'] },
       );
+      let text = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+      });
+      child.on('error', reject);
       child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`${scenario} exited with ${code}`)),
+        code === 0 ? resolve(text) : reject(new Error(`generate scenario ${scenario} exited with ${code}`)),
       );
     });
+    for (const line of output.split('\n').filter((l) => l.trim())) {
+      onLine(line);
+      results.push(JSON.parse(line) as Record<string, unknown>);
+    }
   }
+  return results;
+}
+
+// Run directly (or as a scenario's child process), not when imported by bench/index.ts.
+if (process.argv[1] === script) {
+  const { values } = parseArgs({
+    options: {
+      customers: { type: 'string', default: '20000' },
+      scenarios: { type: 'string', default: GENERATOR_SCENARIOS.join(',') },
+      child: { type: 'string' },
+    },
+  });
+  const customers = Number(values.customers);
+  if (values.child) await runScenario(values.child as Scenario, customers);
+  else await runGenerateScenarios(customers, values.scenarios.split(','));
 }
