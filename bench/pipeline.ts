@@ -30,6 +30,7 @@ import { createGzip } from 'node:zlib';
 import type { BatchWriteItemCommand, BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../lib/config/load.js';
 import type { Customer360Config } from '../lib/config/schema.js';
+import { estimateRunCost } from '../lib/cost/index.js';
 import { applyChanges, type ChangeOptions, generateDataset } from '../lib/generate/index.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
 import { extractDynamoDb } from '../lib/local/extract-dynamodb.js';
@@ -38,7 +39,7 @@ import { extractMysql, type MysqlTableName } from '../lib/local/extract-mysql.js
 import { LocalMariaDb } from '../lib/local/mariadb.js';
 import { type LocalRunSummary, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import { lockWorkspace, openWorkspaceEngine, type Workspace, workspaceAt } from '../lib/local/workspace.js';
-import type { Measure, PipelineFigures, RunFigures, StateFigures } from './report.js';
+import type { Measure, PipelineFigures, RunCost, RunFigures, StateFigures } from './report.js';
 import { rate } from './report.js';
 
 export interface PipelineScenarioOptions {
@@ -500,6 +501,37 @@ async function buildRawZones(
 
 const cell = (n: number | undefined) => (n === undefined ? '–' : n.toLocaleString('en-US'));
 
+/** What the run would cost on AWS, at its size and at 1M and 10M customers. */
+async function runCost(
+  workspace: Workspace,
+  summary: LocalRunSummary,
+  config: Customer360Config,
+  log: (line: string) => void,
+): Promise<RunCost[]> {
+  try {
+    const { estimates } = await estimateRunCost(
+      join(workspace.runsDir, `${summary.executionName}.json`),
+      workspace.lake,
+      { config },
+    );
+    return estimates.map((e) => {
+      const athena = e.lines.filter((l) => l.item.toLowerCase().startsWith('athena'));
+      return {
+        customers: e.customers,
+        // TB billed, binary as in lib/cost: the 10 MB minimum per query included.
+        athenaBytes: athena.reduce((sum, l) => sum + (l.unit === 'TB billed' ? l.quantity * 2 ** 40 : 0), 0),
+        athenaCost: athena.reduce((sum, l) => sum + l.cost, 0),
+        perRun: e.perRun,
+        perMonth: e.perMonth,
+      };
+    });
+  } catch (error) {
+    // The timings stand on their own; a cost model that cannot read this run is reported, not fatal.
+    log(`[cost] not estimated: ${(error as Error).message}`);
+    return [];
+  }
+}
+
 /** Phases 5 and 6: one run of the state machine on the bench lake, with no sources. */
 async function measureRun(
   config: Customer360Config,
@@ -545,6 +577,7 @@ async function measureRun(
     rows: summary.rows,
     runBytes: summary.runId ? runPartitionBytes(workspace.lake, runDate, summary.runId) : {},
     rawBytes: rawTableBytes(workspace.lake),
+    ...(summary.status === 'SUCCEEDED' ? { cost: await runCost(workspace, summary, config, log) } : {}),
   };
 }
 

@@ -63,6 +63,21 @@ export interface RunFigures {
   readonly runBytes: Readonly<Record<string, number>>;
   /** Bytes on disk of each raw table the run read (every ingest date up to the run's). */
   readonly rawBytes: Readonly<Record<string, number>>;
+  /**
+   * The AWS cost of the same run (lib/cost), at the measured size and extrapolated; without the
+   * extraction, which the bench times apart (Glue and the DynamoDB export are priced by `c360 cost` on a
+   * run that extracts).
+   */
+  readonly cost?: readonly RunCost[];
+}
+
+export interface RunCost {
+  readonly customers: number;
+  /** Bytes Athena would bill for the run's queries (each at least 10 MB). */
+  readonly athenaBytes: number;
+  readonly athenaCost: number;
+  readonly perRun: number;
+  readonly perMonth: number;
 }
 
 export interface PipelineFigures {
@@ -230,6 +245,22 @@ function runSection(run: RunFigures): string[] {
       tables.map((t) => [t, cell(run.rows[t], 0), cell(mib(run.runBytes[t]), 2)]),
     ),
   );
+  if (run.cost && run.cost.length > 0)
+    lines.push(
+      '',
+      'Estimated AWS cost of this run without extraction (`lib/cost`; prices in lib/cost/prices.ts):',
+      '',
+      ...table(
+        ['customers', 'Athena GiB billed', 'Athena $', 'per run $', 'per month $'],
+        run.cost.map((c) => [
+          cell(c.customers, 0),
+          cell(c.athenaBytes / 2 ** 30, 2),
+          cell(c.athenaCost, 4),
+          cell(c.perRun, 4),
+          cell(c.perMonth, 2),
+        ]),
+      ),
+    );
   const raw = Object.keys(run.rawBytes).sort();
   if (raw.length > 0)
     lines.push(
