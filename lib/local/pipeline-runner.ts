@@ -513,9 +513,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   // A disabled source has no state in the definition: say so, or its absence reads as an oversight.
   for (const source of ['mysql', 'dynamodb'] as const) {
     if (!config.sources[source].enabled)
-      options.onEvent?.(
-        `  - ${`Extract ${source}`.padEnd(44)} disabled: sources.${source}.enabled is false`,
-      );
+      options.onEvent?.(`  - ${`Extract ${source}`.padEnd(44)} disabled: sources.${source}.enabled is false`);
   }
   const started = Date.now();
   let summary: LocalRunSummary;
