@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -142,5 +142,22 @@ describe('history-only onboarding, as the README shows it', () => {
     );
     expect(result.stdout).toContain('freshness_days / dynamodb: value none, threshold 3');
     expect(result.stdout).not.toMatch(/check_name \/ subject/);
+
+    // The SNS notification (the local outbox): the header row is `columns`, never a failed check.
+    const notices = readFileSync(join(tmp, 'w2', 'outbox.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { message: Record<string, unknown> })
+      .filter((n) => n.message.event === 'quality_gate_failed');
+    expect(notices).toHaveLength(1);
+    const message = notices[0]?.message as {
+      columns: string[];
+      failedChecks: { Data: { VarCharValue?: string }[] }[];
+    };
+    expect(message.columns).toEqual(['check_name', 'subject', 'metric_value', 'threshold', 'detail']);
+    expect(message.failedChecks.map((row) => row.Data.slice(0, 2).map((c) => c.VarCharValue))).toEqual([
+      ['freshness_days', 'dynamodb'],
+      ['freshness_days', 'mysql'],
+    ]);
   }, 600_000);
 });
