@@ -558,12 +558,14 @@ describe('data_quality mart: disabled sources, out-of-scope rows and currencies 
     });
     const partitions = healthy();
     // one currency among the revenue orders (a cancelled GBP order and history's null do not count)
-    partitions.get(stageOrders)?.set(RUN_DATE, [
-      withCurrency('m-1', 'EUR'),
-      withCurrency('m-2', 'EUR'),
-      withCurrency('m-3', 'GBP', false),
-      { ...stageOrder('h-a', 'history'), currency: null },
-    ]);
+    partitions
+      .get(stageOrders)
+      ?.set(RUN_DATE, [
+        withCurrency('m-1', 'EUR'),
+        withCurrency('m-2', 'EUR'),
+        withCurrency('m-3', 'GBP', false),
+        { ...stageOrder('h-a', 'history'), currency: null },
+      ]);
     const { lake, rows } = await runScenario(partitions);
     expect(figures(rows['mixed_currency stage.orders'])).toEqual([1, 1, true, true]);
     expect(rows['mixed_currency stage.orders']?.detail).toBe('revenue orders all in EUR');
