@@ -1,11 +1,14 @@
 #!/usr/bin/env -S node --import tsx
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
+import type { Customer360Config } from '../lib/config/schema.js';
 import { estimateRunCost } from '../lib/cost/index.js';
 import { demoInterrupted, runDemo } from '../lib/local/demo.js';
-import { runPipelineLocally } from '../lib/local/pipeline-runner.js';
+import type { MysqlSource } from '../lib/local/extract-mysql.js';
+import { type LocalSources, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import {
   listRuns,
   lockWorkspace,
@@ -23,8 +26,13 @@ Usage:
       customers the interactions are written as a DynamoDB table export instead of loaded into the
       local DynamoDB (it is slow at that size), and the extraction reads the export.
   c360 run [--date YYYY-MM-DD [--full [--force]] [--rebuild]] [--config FILE] [--workspace DIR]
+           [--history-dir DIR] [--mysql-host H --mysql-port P --mysql-user U --mysql-password W
+           --mysql-database D] [--dynamodb-endpoint URL [--dynamodb-table T]]
       Runs the state machine over the workspace's lake. Without --date it is the daily run for
-      today: extract (from the sources the run can reach: here the history folder), stage from the
+      today: extract (from the sources the run can reach: the history files in --history-dir,
+      default DIR/history of the workspace; MySQL and DynamoDB only when given with the options
+      above, the generator's names, else they are skipped and the run says so; a source switched
+      off in the configuration, sources.<name>.enabled false, is not extracted at all), stage from the
       last published snapshot plus the raw data landed since, publish. --date D alone computes D from
       the snapshot published before D and publishes nothing (a backfill); --full also extracts and
       publishes, unless a newer date is already published (--force publishes it anyway). --rebuild
@@ -65,6 +73,14 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string' },
       out: { type: 'string' },
       run: { type: 'string' },
+      'history-dir': { type: 'string' },
+      'mysql-host': { type: 'string' },
+      'mysql-port': { type: 'string', default: '3306' },
+      'mysql-user': { type: 'string' },
+      'mysql-password': { type: 'string' },
+      'mysql-database': { type: 'string', default: 'retail' },
+      'dynamodb-endpoint': { type: 'string' },
+      'dynamodb-table': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +106,27 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError('--rebuild repairs a given date: add --date YYYY-MM-DD');
       }
       const config = loadConfig(values.config);
+      const sources = runSources(values, workspace.historyDir, config);
+      process.stdout.write(
+        [
+          `History files from ${sources.historyDir}`,
+          `MySQL: ${
+            !config.sources.mysql.enabled
+              ? 'disabled (sources.mysql.enabled is false)'
+              : sources.mysql
+                ? `${sources.mysql.host}:${sources.mysql.port}/${sources.mysql.database}`
+                : 'not given (--mysql-host ...): not extracted'
+          }`,
+          `DynamoDB: ${
+            !config.sources.dynamodb.enabled
+              ? 'disabled (sources.dynamodb.enabled is false)'
+              : sources.dynamodb
+                ? `table ${sources.dynamodb.tableName} at ${values['dynamodb-endpoint']}`
+                : 'not given (--dynamodb-endpoint ...): not extracted'
+          }`,
+          '',
+        ].join('\n'),
+      );
       const release = lockWorkspace(workspace, `c360 ${argv.join(' ')}`, (line) =>
         process.stderr.write(`${line}\n`),
       );
@@ -99,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
           config,
           lakeRoot: workspace.lake,
           engine: instance,
-          sources: { historyDir: workspace.historyDir },
+          sources,
           outboxFile: workspace.outboxFile,
           runsDir: workspace.runsDir,
           input: values.date
@@ -117,9 +154,11 @@ async function main(argv: string[]): Promise<number> {
         );
         if (summary.failure)
           process.stdout.write(`Failed at ${summary.failure.state}: ${summary.failure.cause}\n`);
+        if (summary.failedChecks && summary.failedChecks.length > 0)
+          process.stdout.write('Failed blocking checks (all of them are in analytics.data_quality):\n');
         for (const check of summary.failedChecks ?? []) {
           process.stdout.write(
-            `  blocking check ${check.check_name} / ${check.subject}: ${check.metric_value} against threshold ${check.threshold} (${check.detail})\n`,
+            `  ${check.check_name} / ${check.subject}: value ${check.metric_value ?? 'none'}, threshold ${check.threshold ?? 'none'} (${check.detail})\n`,
           );
         }
         if (summary.status !== 'SUCCEEDED')
@@ -226,6 +265,62 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * The sources `c360 run` extracts: the history folder always, MySQL and DynamoDB only when the
+ * options point at running servers (the generator's option names, scripts/generate.ts).
+ */
+function runSources(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  defaultHistoryDir: string,
+  config: Customer360Config,
+): LocalSources {
+  const text = (name: string) => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const historyDir = resolve(text('history-dir') ?? defaultHistoryDir);
+  if (!existsSync(historyDir)) throw new UsageError(`--history-dir: ${historyDir} does not exist`);
+  let mysql: MysqlSource | undefined;
+  const host = text('mysql-host');
+  if (host !== undefined) {
+    if (!config.sources.mysql.enabled)
+      throw new UsageError('--mysql-host given, but sources.mysql.enabled is false in the configuration');
+    const port = Number(text('mysql-port'));
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UsageError(`--mysql-port must be a port number, got "${text('mysql-port')}"`);
+    const user = text('mysql-user');
+    const password = text('mysql-password') ?? process.env.MYSQL_PASSWORD;
+    if (user === undefined || password === undefined)
+      throw new UsageError(
+        '--mysql-host needs --mysql-user and a password (--mysql-password or MYSQL_PASSWORD)',
+      );
+    mysql = { host, port, user, password, database: text('mysql-database') ?? 'retail' };
+  }
+  let dynamodb: LocalSources['dynamodb'];
+  const endpoint = text('dynamodb-endpoint');
+  if (endpoint !== undefined) {
+    if (!config.sources.dynamodb.enabled)
+      throw new UsageError(
+        '--dynamodb-endpoint given, but sources.dynamodb.enabled is false in the configuration',
+      );
+    const local = /^https?:\/\/(127\.|localhost|\[::1\])/.test(endpoint);
+    dynamodb = {
+      client: new DynamoDBClient({
+        endpoint,
+        region: process.env.AWS_REGION ?? 'us-east-1',
+        // A local endpoint ignores credentials; placeholders spare the caller from setting any.
+        ...(local && !process.env.AWS_ACCESS_KEY_ID
+          ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+          : {}),
+      }),
+      tableName: text('dynamodb-table') ?? config.sources.dynamodb.interactionsTableName,
+    };
+  } else if (text('dynamodb-table') !== undefined) {
+    throw new UsageError('--dynamodb-table needs --dynamodb-endpoint');
+  }
+  return { historyDir, ...(mysql ? { mysql } : {}), ...(dynamodb ? { dynamodb } : {}) };
+}
 
 /** RFC 4180 CSV: a header, then one line per row; fields with a comma, quote or line break are quoted. */
 function toCsv(columns: readonly string[], rows: readonly Record<string, unknown>[]): string {

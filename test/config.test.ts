@@ -30,6 +30,18 @@ describe('configuration defaults', () => {
     expect(config.analysis.fraud.maxDistinctIps).toBe(5);
     expect(config.schedule.expression).toBe('cron(0 3 * * ? *)');
     expect(config.quicksight.enabled).toBe(false);
+    // every source is on unless switched off (issue 18: a history-only retailer turns two off)
+    expect(config.sources.mysql.enabled).toBe(true);
+    expect(config.sources.dynamodb.enabled).toBe(true);
+  });
+
+  it('switches MySQL and DynamoDB off, and refuses a switch that is not a boolean', () => {
+    const config = parseConfig({ sources: { mysql: { enabled: false }, dynamodb: { enabled: false } } });
+    expect(config.sources.mysql.enabled).toBe(false);
+    expect(config.sources.dynamodb.enabled).toBe(false);
+    expect(() => parseConfig({ sources: { mysql: { enabled: 'no' as never } } })).toThrow(
+      /sources\.mysql\.enabled/,
+    );
   });
 
   it('keeps defaults beside a partial override of a nested section', () => {
@@ -330,6 +342,10 @@ describe('deployable configuration', () => {
       expect(message).toContain(`  - ${key}: set to `);
     }
     expect(message).toContain('npx cdk synth -c allowPlaceholders=true');
+  });
+
+  it('asks nothing of a disabled MySQL source: it has no connection to deploy', () => {
+    expect(() => assertDeployable(parseConfig({ sources: { mysql: { enabled: false } } }))).not.toThrow();
   });
 
   it('lists only the keys still unset', () => {

@@ -579,7 +579,7 @@ describe('Ingestion props', () => {
       crawler: (history as HistoryLanding).crawlerRole,
     });
     expect(ingestion.jobs.mysql).toBe((mysql as MysqlExtraction).job);
-    expect(ingestion.jobs.mysql.name).toBe('customer360-extract-mysql');
+    expect(ingestion.jobs.mysql?.name).toBe('customer360-extract-mysql');
   });
 
   it('lets a grantee start and follow the three jobs only', () => {

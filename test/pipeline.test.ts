@@ -83,6 +83,13 @@ describe('Pipeline state machine definition', () => {
     });
   });
 
+  it("keeps each extract job's result under $.jobRun, so a skipped extraction keeps its reason", () => {
+    for (const source of ['mysql', 'dynamodb', 'history'])
+      expect(states[`Extract ${source}`]?.ResultPath, source).toBe('$.jobRun');
+    // the Parallel still hands the stage tables its input, not the job results
+    expect(states['Extract sources']?.ResultPath).toBeNull();
+  });
+
   it('retries throttling with exponential backoff and full jitter on every task', () => {
     const tasks = collectTaskStates(definition as never);
     expect(tasks.length).toBeGreaterThan(10);
@@ -299,5 +306,40 @@ describe('Pipeline without a schedule', () => {
 
   it('creates no schedule', () => {
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+});
+
+describe('Pipeline with MySQL and DynamoDB disabled (history only)', () => {
+  const input = { sources: { mysql: { enabled: false }, dynamodb: { enabled: false } } } as const;
+  const states = allStates(synthesizedDefinition(parseConfig(input)));
+  const { template } = synthStack(input);
+
+  it('extracts the history alone: no branch for a disabled source', () => {
+    const branches = ((states['Extract sources']?.Branches ?? []) as { StartAt: string }[]).map(
+      (b) => b.StartAt,
+    );
+    expect(branches).toEqual(['Extract history']);
+    expect(states['Extract mysql']).toBeUndefined();
+    expect(states['Extract dynamodb']).toBeUndefined();
+  });
+
+  it('deploys no connection, secret access, job or extract state for them', () => {
+    template.resourceCountIs('AWS::Glue::Connection', 0);
+    const jobs = template.findResources('AWS::Glue::Job');
+    expect(Object.values(jobs).map((j) => (j.Properties as { Name: string }).Name)).toEqual([
+      'customer360-land-history',
+    ]);
+    const text = JSON.stringify(template.toJSON());
+    expect(text).not.toContain('secretsmanager:GetSecretValue');
+    expect(text).not.toContain('customer360/mysql');
+    expect(text).not.toContain('dynamodb:ExportTableToPointInTime');
+  });
+
+  it('keeps MySQL when only DynamoDB is off', () => {
+    const only = allStates(synthesizedDefinition(parseConfig({ sources: { dynamodb: { enabled: false } } })));
+    const branches = ((only['Extract sources']?.Branches ?? []) as { StartAt: string }[])
+      .map((b) => b.StartAt)
+      .sort();
+    expect(branches).toEqual(['Extract history', 'Extract mysql']);
   });
 });

@@ -7,6 +7,8 @@ import {
   rawMysqlCustomers,
   rawMysqlOrders,
   rawMysqlProducts,
+  snapshotHistoryOrders,
+  snapshotMysqlOrders,
   stageCustomers,
   stageIdentityMap,
   stageInteractions,
@@ -298,6 +300,11 @@ describe('data_quality mart: counts, rejects, freshness and blocking checks', ()
       'identity_group_cap stage.rejects': [1, 0, false, false],
       // no identity_hash_collision reject in the fixture: the warning passes
       'identity_hash_collision stage.rejects': [0, 0, true, false],
+      // no snapshot rows in the fixture: nothing out of scope, a row per order source all the same
+      'out_of_scope_rows mysql.orders': [0, null, true, false],
+      'out_of_scope_rows history.orders': [0, null, true, false],
+      // the fixture's stage orders carry no currency: none to mix
+      'mixed_currency stage.orders': [0, 1, true, true],
     });
     expect(failedBlocking(rows)).toEqual([]);
   });
@@ -435,5 +442,157 @@ describe('data_quality mart: counts, rejects, freshness and blocking checks', ()
     expect(figures(rows['reject_share dynamodb.interactions'])).toEqual([0, 0.05, true, true]);
     expect(Object.keys(rows).filter((key) => key.startsWith('rejects '))).toEqual([]);
     expect(failedBlocking(rows)).toEqual([]);
+  });
+});
+
+describe('data_quality mart: disabled sources, out-of-scope rows and currencies (issue 18)', () => {
+  it('has no freshness check for a disabled source, and says it is disabled', async () => {
+    const partitions = healthy();
+    // Both sources stopped long ago: with them enabled, both freshness checks fail (checked first,
+    // so the test fails if the switch were ignored).
+    partitions.set(rawMysqlCustomers, new Map([['2024-06-01', [customer(1, '2024-05-01 08:00:00')]]]));
+    partitions.set(rawMysqlOrders, new Map());
+    partitions.set(
+      rawDynamodbInteractions,
+      new Map([['2024-06-01', [rawEvent('d1', '2024-05-01T10:00:00.000Z')]]]),
+    );
+    const { lake, rows: enabled } = await runScenario(partitions);
+    expect(failedBlocking(enabled)).toEqual(['freshness_days dynamodb', 'freshness_days mysql']);
+    expect(enabled['source_disabled mysql']).toBeUndefined();
+
+    const rows = await rerun(lake, {
+      sources: { mysql: { enabled: false }, dynamodb: { enabled: false } },
+    });
+    expect(rows['freshness_days mysql']).toBeUndefined();
+    expect(rows['freshness_days dynamodb']).toBeUndefined();
+    expect(figures(rows['source_disabled mysql'])).toEqual([null, null, true, false]);
+    expect(rows['source_disabled dynamodb']?.detail).toBe(
+      'sources.dynamodb.enabled is false: not extracted, no freshness check',
+    );
+    expect(failedBlocking(rows)).toEqual([]);
+
+    // one switched off: the other keeps its (failing) check
+    const mysqlOnly = await rerun(lake, { sources: { dynamodb: { enabled: false } } });
+    expect(failedBlocking(mysqlOnly)).toEqual(['freshness_days mysql']);
+  });
+
+  it('counts rows dated after the run date but not after their extraction as out of scope, not rejects', async () => {
+    const partitions = healthy();
+    const snapshotOrder = (order_id: number, order_at: string, ingested_at: string): FixtureRow => ({
+      order_id,
+      customer_id: 1,
+      order_at,
+      status: 'delivered',
+      total_amount: 10,
+      updated_at: order_at,
+      ingested_at,
+      ingest_date: '2024-07-05',
+    });
+    const historyRow = (line_number: number, order_date: string, ingested_at: string): FixtureRow => ({
+      source_file: 'h.csv',
+      line_number,
+      customer_ref: 'L1',
+      order_date,
+      amount: '10.00',
+      ingested_at,
+      ingest_date: '2024-07-05',
+    });
+    // An as-of run on 2024-06-30 of data extracted on 2024-07-05 10:00. By hand, per source:
+    //   mysql: 06-30 23:59 (in scope, the run date), 07-01 00:00 and 07-05 10:00 (out of scope: after
+    //          the run date, not after the extraction; the second equals it), 07-05 10:00:01 and
+    //          2099-01-01 (after their extraction: future_date rejects, not out of scope),
+    //          garbage (no date: not out of scope) -> 2
+    //   history (dateFormat %d/%m/%Y, parsed to midnight): 30/06/2024 in scope, 01/07/2024 and
+    //          05/07/2024 out of scope, 06/07/2024 after the extraction, 2024-07-02 not in the
+    //          configured format (unparseable: a reject of its own) -> 2
+    partitions.set(
+      snapshotMysqlOrders,
+      new Map([
+        [
+          RUN_DATE,
+          [
+            snapshotOrder(1, '2024-06-30 23:59:00', '2024-07-05 10:00:00'),
+            snapshotOrder(2, '2024-07-01 00:00:00', '2024-07-05 10:00:00'),
+            snapshotOrder(3, '2024-07-05 10:00:00', '2024-07-05 10:00:00'),
+            snapshotOrder(4, '2024-07-05 10:00:01', '2024-07-05 10:00:00'),
+            snapshotOrder(5, '2099-01-01 00:00:00', '2024-07-05 10:00:00'),
+            snapshotOrder(6, 'garbage', '2024-07-05 10:00:00'),
+          ],
+        ],
+        // another run's snapshot: never read by this run
+        ['2024-07-05', [snapshotOrder(7, '2024-07-02 00:00:00', '2024-07-05 10:00:00')]],
+      ]),
+    );
+    partitions.set(
+      snapshotHistoryOrders,
+      new Map([
+        [
+          RUN_DATE,
+          [
+            historyRow(1, '30/06/2024', '2024-07-05 10:00:00'),
+            historyRow(2, '01/07/2024', '2024-07-05 10:00:00'),
+            historyRow(3, ' 05/07/2024 ', '2024-07-05 10:00:00'),
+            historyRow(4, '06/07/2024', '2024-07-05 10:00:00'),
+            historyRow(5, '2024-07-02', '2024-07-05 10:00:00'),
+          ],
+        ],
+      ]),
+    );
+    const { rows } = await runScenario(partitions, { sources: { history: { dateFormat: '%d/%m/%Y' } } });
+    expect(figures(rows['out_of_scope_rows mysql.orders'])).toEqual([2, null, true, false]);
+    expect(figures(rows['out_of_scope_rows history.orders'])).toEqual([2, null, true, false]);
+    expect(rows['out_of_scope_rows mysql.orders']?.detail).toBe(
+      '2 mysql.orders rows dated after 2024-06-30 and not after their extraction: left out of this run, not rejected',
+    );
+    // informational: they add nothing to the reject share, which stays that of the healthy run
+    expect(figures(rows['reject_share mysql.orders'])).toEqual([0, 0.05, true, true]);
+    expect(figures(rows['reject_share history.orders'])).toEqual([0, 0.05, true, true]);
+    expect(failedBlocking(rows)).toEqual([]);
+  });
+
+  it('blocks a run whose revenue orders mix currencies, naming them', async () => {
+    const withCurrency = (order_id: string, currency: string | null, is_revenue = true): FixtureRow => ({
+      ...stageOrder(order_id, 'mysql'),
+      currency,
+      is_revenue,
+    });
+    const partitions = healthy();
+    // one currency among the revenue orders (a cancelled GBP order and history's null do not count)
+    partitions
+      .get(stageOrders)
+      ?.set(RUN_DATE, [
+        withCurrency('m-1', 'EUR'),
+        withCurrency('m-2', 'EUR'),
+        withCurrency('m-3', 'GBP', false),
+        { ...stageOrder('h-a', 'history'), currency: null },
+      ]);
+    const { lake, rows } = await runScenario(partitions);
+    expect(figures(rows['mixed_currency stage.orders'])).toEqual([1, 1, true, true]);
+    expect(rows['mixed_currency stage.orders']?.detail).toBe('revenue orders all in EUR');
+
+    // two currencies: 2 > 1, blocking, both named
+    await lake.write(stageOrders, RUN_DATE, [
+      withCurrency('m-1', 'EUR'),
+      withCurrency('m-2', 'USD'),
+      withCurrency('m-3', 'EUR'),
+    ]);
+    const mixed = await rerun(lake);
+    expect(figures(mixed['mixed_currency stage.orders'])).toEqual([2, 1, false, true]);
+    expect(mixed['mixed_currency stage.orders']?.detail).toBe(
+      'revenue orders mix 2 currencies: EUR and USD; amounts would be added across currencies',
+    );
+    expect(failedBlocking(mixed)).toEqual(['mixed_currency stage.orders']);
+
+    // three: counted, the first and last named
+    await lake.write(stageOrders, RUN_DATE, [
+      withCurrency('m-1', 'EUR'),
+      withCurrency('m-2', 'USD'),
+      withCurrency('m-3', 'GBP'),
+    ]);
+    const three = await rerun(lake);
+    expect(figures(three['mixed_currency stage.orders'])).toEqual([3, 1, false, true]);
+    expect(three['mixed_currency stage.orders']?.detail).toBe(
+      'revenue orders mix 3 currencies, from EUR to USD; amounts would be added across currencies',
+    );
   });
 });

@@ -53,8 +53,10 @@ export const PLACEHOLDER_KEYS: Readonly<Record<'mysql' | 'dynamodb' | 'history',
 
 /** Every key that still holds its placeholder, as `key: hint` lines. */
 export function placeholderProblems(config: Customer360Config): string[] {
-  return Object.values(PLACEHOLDER_KEYS)
-    .flat()
+  // A disabled source has no connection in the stack: its placeholders are never used.
+  return (Object.keys(PLACEHOLDER_KEYS) as (keyof typeof PLACEHOLDER_KEYS)[])
+    .filter((source) => source === 'history' || config.sources[source].enabled)
+    .flatMap((source) => PLACEHOLDER_KEYS[source])
     .filter((entry) => entry.isPlaceholder(config))
     .map((entry) => `${entry.key}: set to ${entry.hint}`);
 }

@@ -66,7 +66,15 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 
 const emailAddress = z.email({ message: 'expected an email address' });
 
+/**
+ * Whether a source is extracted and checked. A retailer starting from an order history alone turns
+ * MySQL and DynamoDB off: a disabled source has no connection, job or extract state in the stack and
+ * no freshness check, rather than failing every run as a source that stopped.
+ */
+const sourceEnabled = z.boolean().default(true);
+
 export const mysqlSourceSchema = z.strictObject({
+  enabled: sourceEnabled,
   /** Hostname of the RDS MySQL endpoint (or any MySQL-compatible server reachable from the VPC). */
   host: z.string().min(1).default(MYSQL_PLACEHOLDERS.host),
   port: z.number().int().min(1).max(65535).default(3306),
@@ -104,6 +112,7 @@ export const mysqlSourceSchema = z.strictObject({
 });
 
 export const dynamoDbSourceSchema = z.strictObject({
+  enabled: sourceEnabled,
   interactionsTableName: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name')

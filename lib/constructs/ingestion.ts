@@ -28,9 +28,12 @@ export interface IngestionProps {
   readonly storage: DataLakeStorage;
   /** The catalog: raw database (for the crawler) and the Glue security configuration. */
   readonly catalog: DataCatalog;
-  /** `sources.mysql`: endpoint, secret, network placement and tables. */
+  /** `sources.mysql`: endpoint, secret, network placement and tables; no job when not `enabled`. */
   readonly mysql: MysqlSourceConfig;
-  /** `sources.dynamodb`: the interactions table (point-in-time recovery must be enabled on it). */
+  /**
+   * `sources.dynamodb`: the interactions table (point-in-time recovery must be enabled on it); no
+   * job when not `enabled`.
+   */
   readonly dynamodb: DynamoDbSourceConfig;
   /** `sources.history`: landing prefix in the raw bucket, file format and column mapping. */
   readonly history: HistorySourceConfig;
@@ -96,14 +99,17 @@ export interface IngestionProps {
  * state object is not safe to share.
  */
 export class Ingestion extends Construct {
-  /** Job names by source, for `glue:startJobRun.sync`. */
-  public readonly jobNames: Readonly<Record<IngestionSource, string>>;
-  /** Job ARNs by source. */
-  public readonly jobArns: Readonly<Record<IngestionSource, string>>;
-  public readonly jobs: Readonly<Record<IngestionSource, CfnJob>>;
-  /** The role each job runs as. */
-  public readonly roles: Readonly<Record<IngestionSource | 'crawler', iam.IRole>>;
-  public readonly connectionName: string;
+  /** Job names by source, for `glue:startJobRun.sync`; only the enabled sources have one. */
+  public readonly jobNames: Readonly<Partial<Record<IngestionSource, string>>>;
+  /** Job ARNs by source (enabled sources only). */
+  public readonly jobArns: Readonly<Partial<Record<IngestionSource, string>>>;
+  public readonly jobs: Readonly<Partial<Record<IngestionSource, CfnJob>>> &
+    Readonly<Record<'history', CfnJob>>;
+  /** The role each job runs as (enabled sources only). */
+  public readonly roles: Readonly<Partial<Record<IngestionSource, iam.IRole>>> &
+    Readonly<Record<'history' | 'crawler', iam.IRole>>;
+  /** The Glue JDBC connection's name; undefined when `sources.mysql.enabled` is false. */
+  public readonly connectionName: string | undefined;
   /** On-demand crawler of the history landing prefix (tables `landing_*` in the raw database). */
   public readonly crawlerName: string;
 
@@ -119,19 +125,24 @@ export class Ingestion extends Construct {
     }
     const stack = Stack.of(this);
 
-    this.jobNames = {
+    // Disabled sources get no job, role, connection or state: nothing to deploy for a database the
+    // retailer does not have.
+    const enabled: Record<IngestionSource, boolean> = {
+      mysql: props.mysql.enabled,
+      dynamodb: props.dynamodb.enabled,
+      history: true,
+    };
+    const allNames: Record<IngestionSource, string> = {
       mysql: `${namePrefix}-extract-mysql`,
       dynamodb: `${namePrefix}-extract-dynamodb`,
       history: `${namePrefix}-land-history`,
     };
+    const sources = (Object.keys(allNames) as IngestionSource[]).filter((source) => enabled[source]);
+    this.jobNames = Object.fromEntries(sources.map((source) => [source, allNames[source]]));
     const jobArn = (name: string) =>
       stack.formatArn({ service: 'glue', resource: 'job', resourceName: name });
-    this.jobArns = {
-      mysql: jobArn(this.jobNames.mysql),
-      dynamodb: jobArn(this.jobNames.dynamodb),
-      history: jobArn(this.jobNames.history),
-    };
-    this.connectionName = `${namePrefix}-mysql`;
+    this.jobArns = Object.fromEntries(sources.map((source) => [source, jobArn(allNames[source])]));
+    this.connectionName = props.mysql.enabled ? `${namePrefix}-mysql` : undefined;
     this.crawlerName = `${namePrefix}-history-landing`;
 
     const commonModule = new Asset(this, 'CommonModule', {
@@ -145,33 +156,42 @@ export class Ingestion extends Construct {
       workerType: props.workerType,
       numberOfWorkers,
     };
-    const mysql = new MysqlExtraction(this, 'Mysql', {
-      ...shared,
-      jobName: this.jobNames.mysql,
-      mysql: props.mysql,
-      connectionName: this.connectionName,
-      timeoutMinutes: props.timeoutMinutes,
-      safetyLagSeconds: props.safetyLagSeconds,
-      requireTls: props.requireTls,
-      chunkRows: props.mysqlChunkRows,
-    });
-    const dynamodb = new DynamoDbExtraction(this, 'DynamoDb', {
-      ...shared,
-      jobName: this.jobNames.dynamodb,
-      dynamodb: props.dynamodb,
-      timeoutMinutes: props.dynamoDbTimeoutMinutes,
-    });
+    const mysql =
+      this.connectionName === undefined
+        ? undefined
+        : new MysqlExtraction(this, 'Mysql', {
+            ...shared,
+            jobName: allNames.mysql,
+            mysql: props.mysql,
+            connectionName: this.connectionName,
+            timeoutMinutes: props.timeoutMinutes,
+            safetyLagSeconds: props.safetyLagSeconds,
+            requireTls: props.requireTls,
+            chunkRows: props.mysqlChunkRows,
+          });
+    const dynamodb = props.dynamodb.enabled
+      ? new DynamoDbExtraction(this, 'DynamoDb', {
+          ...shared,
+          jobName: allNames.dynamodb,
+          dynamodb: props.dynamodb,
+          timeoutMinutes: props.dynamoDbTimeoutMinutes,
+        })
+      : undefined;
     const history = new HistoryLanding(this, 'History', {
       ...shared,
-      jobName: this.jobNames.history,
+      jobName: allNames.history,
       history: props.history,
       crawlerName: this.crawlerName,
       timeoutMinutes: props.timeoutMinutes,
     });
-    this.jobs = { mysql: mysql.job, dynamodb: dynamodb.job, history: history.job };
+    this.jobs = {
+      ...(mysql ? { mysql: mysql.job } : {}),
+      ...(dynamodb ? { dynamodb: dynamodb.job } : {}),
+      history: history.job,
+    };
     this.roles = {
-      mysql: mysql.role,
-      dynamodb: dynamodb.role,
+      ...(mysql ? { mysql: mysql.role } : {}),
+      ...(dynamodb ? { dynamodb: dynamodb.role } : {}),
       history: history.role,
       crawler: history.crawlerRole,
     };

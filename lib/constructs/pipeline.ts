@@ -21,7 +21,8 @@ export type ExtractSource = 'mysql' | 'dynamodb' | 'history';
 
 /** What the pipeline needs of the ingestion jobs (see `Ingestion`). */
 export interface IngestionJobs {
-  readonly jobNames: Readonly<Record<ExtractSource, string>>;
+  /** Jobs of the enabled sources: a source without one gets no branch in `Extract sources`. */
+  readonly jobNames: Readonly<Partial<Record<ExtractSource, string>>>;
   grantStartJobs(grantee: iam.IGrantable): iam.Grant;
 }
 
@@ -424,6 +425,8 @@ export class Pipeline extends Construct {
 
     const extract = new sfn.Parallel(this, 'Extract sources', { resultPath: sfn.JsonPath.DISCARD });
     for (const source of ['mysql', 'dynamodb', 'history'] as const) {
+      const jobName = props.ingestion.jobNames[source];
+      if (jobName === undefined) continue;
       // A custom state rather than GlueStartJobRun: that construct turns its timeout into the job run's
       // own Timeout argument and leaves the state without TimeoutSeconds, and a state without one
       // gets a 60-second limit in the local interpreter. The grant comes from `grantStartJobs`.
@@ -432,10 +435,12 @@ export class Pipeline extends Construct {
           Type: 'Task',
           Resource: `arn:${Aws.PARTITION}:states:::glue:startJobRun.sync`,
           Parameters: {
-            JobName: props.ingestion.jobNames[source],
+            JobName: jobName,
             Arguments: { '--ingest_date.$': '$.runDate' },
           },
-          ResultPath: null,
+          // Kept (not `null`), so a run's history shows what each job did; the local runner reads a
+          // skipped extraction's reason here. The Parallel discards it before the stage tables.
+          ResultPath: '$.jobRun',
           // The job's own timeout stops it first; this bounds a job Step Functions lost sight of.
           TimeoutSeconds: GLUE_TASK_TIMEOUT.toSeconds(),
         },

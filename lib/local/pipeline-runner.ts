@@ -272,7 +272,10 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
 
   task('Extract mysql', 'extracting the MySQL tables into raw.mysql_*', async (input) => {
     if (!options.sources.mysql)
-      return { JobRunState: 'SUCCEEDED', Skipped: 'no MySQL source configured' } as Json;
+      return {
+        JobRunState: 'SUCCEEDED',
+        Skipped: 'no MySQL server given (c360 run --mysql-host ...); nothing extracted',
+      } as Json;
     const results = await extractMysql({
       source: options.sources.mysql,
       engine: connection(),
@@ -290,7 +293,10 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     'exporting the DynamoDB interactions into raw.dynamodb_interactions',
     async (input) => {
       if (!options.sources.dynamodb)
-        return { JobRunState: 'SUCCEEDED', Skipped: 'no DynamoDB source configured' } as Json;
+        return {
+          JobRunState: 'SUCCEEDED',
+          Skipped: 'no DynamoDB table given (c360 run --dynamodb-endpoint ...); nothing extracted',
+        } as Json;
       const result = await extractDynamoDb({
         ...options.sources.dynamodb,
         engine: connection(),
@@ -307,7 +313,10 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     `landing the history files of ${options.sources.historyDir ?? '(none)'}`,
     async (input) => {
       if (!options.sources.historyDir)
-        return { JobRunState: 'SUCCEEDED', Skipped: 'no history folder configured' } as Json;
+        return {
+          JobRunState: 'SUCCEEDED',
+          Skipped: 'no history folder given (c360 run --history-dir DIR); nothing landed',
+        } as Json;
       const result = await extractHistory({
         historyDir: options.sources.historyDir,
         config: config.sources.history,
@@ -444,9 +453,18 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         // The Pass state that plans the run outputs its date.
         const settled = (event.state as { output?: { runDate?: unknown } }).output?.runDate;
         if (!runDate && typeof settled === 'string') runDate = settled;
-        const skipped = (event.state as { output?: { Skipped?: unknown } }).output?.Skipped;
+        // An extract task's result sits under its ResultPath (`$.jobRun`); other tasks return it whole.
+        const output = (event.state as { output?: { Skipped?: unknown; jobRun?: { Skipped?: unknown } } })
+          .output;
+        const skipped = output?.jobRun?.Skipped ?? output?.Skipped;
         if (raw?.name === 'Read quality gate') gateRows = readGateRows(event.state as { output?: Json });
-        states.push({ state: state.name, status: 'succeeded', seconds: elapsed, cpuSeconds });
+        states.push({
+          state: state.name,
+          status: 'succeeded',
+          seconds: elapsed,
+          cpuSeconds,
+          ...(typeof skipped === 'string' ? { detail: `skipped: ${skipped}` } : {}),
+        });
         const written =
           raw?.name.startsWith('Run ') && raw.name.includes(' query') && typeof item === 'string'
             ? (rows[`stage.${item}`] ?? rows[`analytics.${item}`])
@@ -492,6 +510,11 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     }
   })();
 
+  // A disabled source has no state in the definition: say so, or its absence reads as an oversight.
+  for (const source of ['mysql', 'dynamodb'] as const) {
+    if (!config.sources[source].enabled)
+      options.onEvent?.(`  - ${`Extract ${source}`.padEnd(44)} disabled: sources.${source}.enabled is false`);
+  }
   const started = Date.now();
   let summary: LocalRunSummary;
   try {

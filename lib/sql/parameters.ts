@@ -36,6 +36,9 @@ export function pipelineParameters(
     max_reject_share: analysis.maxRejectShare,
     blocked_emails: identity.blockedEmails.map((e) => e.trim().toLowerCase()),
     max_source_ids_per_customer: identity.maxSourceIdsPerCustomer,
+    // A disabled source has no freshness check in data_quality.
+    mysql_enabled: sources.mysql.enabled,
+    dynamodb_enabled: sources.dynamodb.enabled,
     history_customer_key: sources.history.customerKey,
     history_date_format: sources.history.dateFormat,
     // Without a quantity column every legacy order counts one unit; with one, an empty value is missing.

@@ -21,6 +21,19 @@
 --                                  max_source_staleness_days (strictly)
 --   freshness_days / dynamodb      the same with the newest parseable event_at of
 --                                  raw.dynamodb_interactions (the legacy history is not checked)
+--   source_disabled / <source>     mysql or dynamodb switched off (sources.<source>.enabled false):
+--                                  information; such a source has no freshness check
+--   out_of_scope_rows / <source>   mysql.orders and history.orders rows dated after the run date but
+--                                  not after their own extraction (ingested_at): orders the source
+--                                  already had, for a later date than an as-of run. They are out of
+--                                  scope for the run, not bad data: not rejects, not in reject_share;
+--                                  information. Rows dated after their extraction stay future_date
+--                                  rejects (clock skew, typos). History dates parse with the
+--                                  configured sources.history.dateFormat, as staging does.
+--   mixed_currency / stage.orders  distinct currencies of the run's revenue orders (null currency,
+--                                  history rows, not counted); blocking when more than one: revenue,
+--                                  CLV, thresholds and trends add amounts and would add across
+--                                  currencies. detail names them.
 --   identity_group_cap / stage.rejects  rejects with reason identity_group_too_large; a warning
 --                                  (fails when above 0, never blocking)
 --   identity_hash_collision / stage.rejects  rejects with reason identity_hash_collision (two
@@ -270,6 +283,70 @@ freshness as (
         -- calendar days between dates, so both engines count alike
         date_diff('day', cast(newest_change_at as date), {{ run_date }}) as staleness_days
     from newest_changes
+    -- a disabled source is not extracted: it has no freshness to judge
+    where (subject = 'mysql' and {{ mysql_enabled }})
+        or (subject = 'dynamodb' and {{ dynamodb_enabled }})
+),
+
+disabled_sources as (
+    select subject
+    from (
+        select 'mysql' as subject, {{ mysql_enabled }} as is_enabled
+        union all
+        select 'dynamodb' as subject, {{ dynamodb_enabled }} as is_enabled
+    ) as switchable_sources
+    where not is_enabled
+),
+
+snapshot_order_dates as (
+    select
+        'mysql.orders' as source,
+        try_cast(order_at as timestamp) as ordered_at,
+        ingested_at
+    from stage.snapshot_mysql_orders
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+
+    union all
+
+    select
+        'history.orders' as source,
+        -- the same parse as sql/staging/stg_history_orders.sql
+        cast(try(date_parse(trim(order_date), {{ history_date_format }})) as timestamp) as ordered_at,
+        ingested_at
+    from stage.snapshot_history_orders
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+),
+
+out_of_scope as (
+    select
+        order_sources.source,
+        count(case
+            when snapshot_order_dates.ordered_at >= {{ run_date }} + interval '1' day
+                and snapshot_order_dates.ordered_at <= snapshot_order_dates.ingested_at
+                then 1
+        end) as out_of_scope_count
+    from (
+        select 'mysql.orders' as source
+        union all
+        select 'history.orders' as source
+    ) as order_sources
+    left join snapshot_order_dates
+        on order_sources.source = snapshot_order_dates.source
+    group by order_sources.source
+),
+
+revenue_currencies as (
+    select
+        count(distinct currency) as currency_count,
+        min(currency) as first_currency,
+        max(currency) as last_currency
+    from stage.orders
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+        and is_revenue
+        and currency is not null
 ),
 
 identity_cap as (
@@ -377,6 +454,51 @@ checks as (
                 || ', limit ' || cast({{ max_source_staleness_days }} as varchar) || ' days'
         end as detail
     from freshness
+
+    union all
+
+    select
+        'source_disabled' as check_name,
+        subject,
+        cast(null as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        'sources.' || subject || '.enabled is false: not extracted, no freshness check' as detail
+    from disabled_sources
+
+    union all
+
+    select
+        'out_of_scope_rows' as check_name,
+        source as subject,
+        cast(out_of_scope_count as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        cast(out_of_scope_count as varchar) || ' ' || source
+            || ' rows dated after ' || cast({{ run_date }} as varchar)
+            || ' and not after their extraction: left out of this run, not rejected' as detail
+    from out_of_scope
+
+    union all
+
+    select
+        'mixed_currency' as check_name,
+        'stage.orders' as subject,
+        cast(currency_count as double) as metric_value,
+        cast(1 as double) as threshold,
+        currency_count <= 1 as is_passed,
+        true as is_blocking,
+        case
+            when currency_count = 0 then 'no currency on the revenue orders'
+            when currency_count = 1 then 'revenue orders all in ' || first_currency
+            when currency_count = 2 then 'revenue orders mix 2 currencies: ' || first_currency || ' and '
+                || last_currency || '; amounts would be added across currencies'
+            else 'revenue orders mix ' || cast(currency_count as varchar) || ' currencies, from '
+                || first_currency || ' to ' || last_currency || '; amounts would be added across currencies'
+        end as detail
+    from revenue_currencies
 
     union all
 

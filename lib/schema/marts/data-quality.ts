@@ -11,7 +11,7 @@ export const dataQuality: TableSchema = {
     col(
       'check_name',
       'string',
-      'row_count, rejects, reject_share, freshness_days, orders_loaded, identity_group_cap...',
+      'row_count, rejects, reject_share, freshness_days, orders_loaded, mixed_currency, out_of_scope_rows, source_disabled, identity_group_cap...',
       {
         nullable: false,
       },
