@@ -237,7 +237,6 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       ['dynamodb.interactions', 'e7', 'blocked_identifier'], // placeholder address on the block list
       ['dynamodb.interactions', 'e9', 'unparseable_date'],
       ['history.orders', 'legacy/orders.csv#10', 'future_date'],
-      ['history.orders', 'legacy/orders.csv#2', 'duplicate_id'], // same customer, date, amount, quantity as line 1
       ['history.orders', 'legacy/orders.csv#4', 'unparseable_date'], // 04/03/2019 is not %Y-%m-%d
       ['history.orders', 'legacy/orders.csv#5', 'unparseable_value'],
       ['history.orders', 'legacy/orders.csv#6', 'negative_amount'],
@@ -347,6 +346,8 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     ).toEqual([
       ['h-legacy/orders.csv#1', '1', '19.98', 2, 'legacy'], // L0001: the migrated customer 1
       ['h-legacy/orders.csv#11', expect.stringMatching(/^-\d+$/), '8.00', 1, 'legacy'], // L0077: legacy only
+      // line 2 repeats line 1 exactly: without an order id column, a second purchase, not a copy
+      ['h-legacy/orders.csv#2', '1', '19.98', 2, 'legacy'],
       ['h-legacy/orders.csv#3', '1', '40.00', 1, 'legacy'], // matched to the MySQL customer by email
     ]);
   });
@@ -403,6 +404,7 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       'e3',
       'e8',
       'legacy/orders.csv#1',
+      'legacy/orders.csv#2', // a second purchase of L0001 (identical to line 1), not a copy
       'legacy/orders.csv#3',
     ]);
   });
@@ -596,6 +598,44 @@ describe('stage: history rows quarantined for the fault they have', () => {
       ['h-faults.csv#7', 1],
       ['h-faults.csv#8', 1],
     ]);
+  });
+
+  it('with an order id column, a repeated order id is the duplicate and identical rows with their own ids are not', async () => {
+    const ids = await FixtureLake.open();
+    try {
+      await ids.write(rawHistoryOrders, '2024-06-01', [
+        row(2, 'L0001', '2019-03-04', '10.00', '1', { order_ref: 'A1' }),
+        row(3, 'L0001', '2019-03-04', '10.00', '1', { order_ref: 'A2' }), // identical values, own id
+        row(4, 'L0002', '2019-03-05', '7.00', '1', { order_ref: 'A1' }), // A1 again: the copy
+        row(5, 'L0003', '2019-03-06', '3.00', '1', { order_ref: ' ' }), // blank id: a row of its own
+        row(6, 'L0004', '2019-03-07', '4.00', '1', { order_ref: '' }),
+      ]);
+      await ids.runZone('stage', RUN_DATE, { sources: { history: { columns: { orderId: 'order_id' } } } });
+      const rejects = await ids.read(stageRejects, RUN_DATE, 'record_key');
+      expect(rejects.map((r) => [r.record_key, r.reason])).toEqual([['faults.csv#4', 'duplicate_id']]);
+      const orders = await ids.read(stageOrders, RUN_DATE, 'order_id');
+      expect(orders.map((o) => o.order_id)).toEqual(['h-A1', 'h-A2', 'h-faults.csv#5', 'h-faults.csv#6']);
+    } finally {
+      ids.close();
+    }
+  });
+
+  it('calls identical rows without order ids copies only when the source re-delivers rows', async () => {
+    const copies = await FixtureLake.open();
+    try {
+      await copies.write(rawHistoryOrders, '2024-06-01', [
+        row(2, 'L0001', '2019-03-04', '10.00'),
+        row(3, 'L0001', '2019-03-04', '10.00'),
+        row(4, 'L0001', '2019-03-04', '10.00', '2'), // another quantity: another purchase either way
+      ]);
+      await copies.runZone('stage', RUN_DATE);
+      expect(await copies.read(stageRejects, RUN_DATE)).toEqual([]);
+      await copies.runZone('stage', RUN_DATE, { sources: { history: { identicalRowsAreDuplicates: true } } });
+      const rejects = await copies.read(stageRejects, RUN_DATE, 'record_key');
+      expect(rejects.map((r) => [r.record_key, r.reason])).toEqual([['faults.csv#3', 'duplicate_id']]);
+    } finally {
+      copies.close();
+    }
   });
 
   it('reads raw partitions landed before read_error existed', async () => {

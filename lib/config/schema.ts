@@ -142,6 +142,13 @@ export const historySourceSchema = z.strictObject({
    * both read alike (lib/config/checks.ts).
    */
   dateFormat: z.string().min(1).superRefine(checkedBy(dateFormatProblem)).default('%Y-%m-%d'),
+  /**
+   * Whether rows identical in customer, date, amount and quantity are one purchase delivered twice.
+   * Only for exports without an order id column (with one, a repeated order id is the duplicate) and
+   * only for sources known to re-deliver rows: in a transaction log two identical rows are two real
+   * purchases (two copies of one CD bought the same day), so by default they are kept.
+   */
+  identicalRowsAreDuplicates: z.boolean().default(false),
 });
 
 export const configSchema = z

@@ -40,6 +40,8 @@ export function pipelineParameters(
     history_date_format: sources.history.dateFormat,
     // Without a quantity column every legacy order counts one unit; with one, an empty value is missing.
     history_has_quantity: sources.history.columns.quantity != null,
+    // Without an order id column, identical rows are separate purchases unless the source re-delivers.
+    history_identical_rows_are_duplicates: sources.history.identicalRowsAreDuplicates,
     // A pattern that can never match (valid for RE2 on DuckDB and Joni on Athena) stands for
     // "legacy ids carry no MySQL id".
     history_legacy_id_pattern: sources.history.legacyIdPattern ?? '[^\\s\\S](x)',

@@ -79,21 +79,24 @@ history_identities as (
 history_ranked as (
     select
         history.*,
-        -- a legacy order is a duplicate when its order id repeats or, for files without order ids,
-        -- when the same customer, date, amount and quantity repeat. A row missing any of those has
-        -- a fault of its own and ranks alone, so it neither is nor makes a duplicate.
+        -- a legacy order is a duplicate when its order id repeats. Without order ids, identical rows
+        -- are separate purchases (a transaction log lists two identical CDs bought on one day as two
+        -- rows), unless sources.history.identicalRowsAreDuplicates says the source re-delivers rows:
+        -- then the same customer, date, amount and quantity repeated is a copy. A row missing any of
+        -- those has a fault of its own and ranks alone, so it neither is nor makes a duplicate. The
+        -- prefixes keep an order id from ever equalling a file#line or a row's values.
         row_number() over (
             partition by case
                 when history.read_error is not null
                     or history.customer_ref is null or history.customer_ref = ''
                     or history.order_date_raw is null or trim(history.order_date_raw) = ''
                     or history.amount_raw is null or trim(history.amount_raw) = ''
-                    then history.source_file || '#' || coalesce(cast(history.line_number as varchar), '')
-                else coalesce(
-                    history.order_ref_raw,
-                    history.customer_ref || '|' || history.order_date_raw || '|' || history.amount_raw || '|'
-                    || coalesce(history.quantity_raw, '')
-                )
+                    then 'line|' || history.source_file || '#' || coalesce(cast(history.line_number as varchar), '')
+                when history.order_ref_raw is not null then 'order|' || history.order_ref_raw
+                when {{ history_identical_rows_are_duplicates }}
+                    then 'row|' || history.customer_ref || '|' || history.order_date_raw || '|' || history.amount_raw
+                    || '|' || coalesce(history.quantity_raw, '')
+                else 'line|' || history.source_file || '#' || coalesce(cast(history.line_number as varchar), '')
             end
             order by history.source_file, history.line_number
         ) as copy_number
