@@ -670,3 +670,70 @@ describe('stage: history rows quarantined for the fault they have', () => {
     }
   });
 });
+
+describe('stage: orders dated after the run date', () => {
+  // An as-of run for 2024-06-30 over sources extracted on 2024-07-05 at 03:00 (landed under the run's
+  // date, as the local runner does when given --date): an order of 2024-07-03 had not happened yet on
+  // the run date but is no error; an order dated after the extraction that read it cannot be right.
+  let lake: FixtureLake;
+  const EXTRACTED = '2024-07-05 03:00:00';
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    await lake.write(rawMysqlCustomers, RUN_DATE, [
+      customer({ customer_id: 1, email: 'ann@example.com', ingested_at: EXTRACTED }),
+    ]);
+    await lake.write(rawMysqlProducts, RUN_DATE, [
+      {
+        product_id: 100,
+        name: 'Mug',
+        category: 'home',
+        brand: 'Acme',
+        price: 10,
+        updated_at: T,
+        ingested_at: T,
+      },
+    ]);
+    await lake.write(rawMysqlOrders, RUN_DATE, [
+      order(1, 1, '2024-06-30 12:00:00', { ingested_at: EXTRACTED }), // on the run date: staged
+      order(2, 1, '2024-07-03 10:00:00', { ingested_at: EXTRACTED }), // after the run date, before extraction
+      order(3, 1, EXTRACTED, { ingested_at: EXTRACTED }), // at the extraction's very time: not after it
+      order(4, 1, '2024-07-05 03:00:01', { ingested_at: EXTRACTED }), // after its extraction: future_date
+    ]);
+    await lake.write(rawMysqlOrderItems, RUN_DATE, [
+      { ...item(1, 1, 100, 1), ingested_at: EXTRACTED },
+      { ...item(2, 1, 100, 1), ingested_at: EXTRACTED }, // the line of an out-of-scope order
+      { ...item(4, 1, 100, 1), ingested_at: EXTRACTED }, // the line of a rejected order
+    ]);
+    await lake.write(rawHistoryOrders, RUN_DATE, [
+      { ...legacy(2, 'L0009', '2024-06-30', '5.00'), ingested_at: EXTRACTED },
+      { ...legacy(3, 'L0009', '2024-07-04', '5.00'), ingested_at: EXTRACTED },
+      // a date is midnight: 2024-07-05 00:00 is before the 03:00 extraction of the same day
+      { ...legacy(4, 'L0009', '2024-07-05', '5.00'), ingested_at: EXTRACTED },
+      { ...legacy(5, 'L0009', '2024-07-06', '5.00'), ingested_at: EXTRACTED },
+    ]);
+    await lake.runZone('stage', RUN_DATE);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('leaves orders dated after the run date but not after their extraction out of stage, without a reject', async () => {
+    const orders = await lake.read(stageOrders, RUN_DATE, 'order_id');
+    expect(orders.map((o) => o.order_id)).toEqual(['h-legacy/orders.csv#2', 'm-1']);
+    const items = await lake.read(stageOrderItems, RUN_DATE, 'order_id');
+    expect(items.map((i) => i.order_id)).toEqual(['m-1']);
+    // and no reject: orders 2 and 3, their line 2/1, and history lines 3 and 4 are nowhere in stage
+    const rejected = (await lake.read(stageRejects, RUN_DATE)).map((r) => r.record_key);
+    for (const key of ['2', '3', '2/1', 'legacy/orders.csv#3', 'legacy/orders.csv#4'])
+      expect(rejected).not.toContain(key);
+  });
+
+  it('keeps orders dated after their own extraction as future_date rejects', async () => {
+    const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
+    expect(rejects.map((r) => [r.source, r.record_key, r.reason])).toEqual([
+      ['history.orders', 'legacy/orders.csv#5', 'future_date'],
+      ['mysql.order_items', '4/1', 'unknown_order'], // its order was rejected, as before
+      ['mysql.orders', '4', 'future_date'],
+    ]);
+  });
+});
