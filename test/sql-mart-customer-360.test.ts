@@ -66,12 +66,17 @@ describe('customer_360', () => {
       },
       { customer_id: 2, gender: 'M', country: 'US', source: 'mysql' },
       { customer_id: -5, email_normalized: 'dee@example.com', source: 'dynamodb' },
+      { customer_id: 3, country: 'US', source: 'mysql' },
+      { customer_id: 4, country: 'US', source: 'mysql' },
     ]);
     await lake.write(stageOrders, RUN_DATE, [
       order('m-1', 1, '2024-05-01 10:00:00', 100),
       order('m-2', 1, '2024-06-01 10:00:00', 50),
       order('m-3', 1, '2024-06-02 10:00:00', 30, 'cancelled'),
       order('m-4', 2, '2024-06-01 12:00:00', 20),
+      // 3 bought before the RFM window only (so has no rfm row below); 4 only had an order cancelled
+      order('m-5', 3, '2022-03-01 10:00:00', 70),
+      order('m-6', 4, '2024-06-03 10:00:00', 25, 'cancelled'),
     ]);
     await lake.write(stageInteractions, RUN_DATE, [
       event('t1', 1, 'support_ticket', { resolution_minutes: 30, satisfaction: 4 }),
@@ -128,7 +133,7 @@ describe('customer_360', () => {
   afterAll(() => lake?.close());
 
   it('has one row per customer, including one known only to DynamoDB', () => {
-    expect(rows.map((r) => r.customer_id)).toEqual(['-5', '1', '2']);
+    expect(rows.map((r) => r.customer_id)).toEqual(['-5', '1', '2', '3', '4']);
   });
 
   it('computes lifetime figures from revenue orders only', () => {
@@ -175,6 +180,18 @@ describe('customer_360', () => {
       loyalty_points_redeemed: 40,
       loyalty_points_balance: 60,
     });
+  });
+
+  it('gives every customer a lifecycle stage: the RFM segment, Lapsed or Prospect', () => {
+    // 1 and 2 are in rfm (Champions, New); 3's only purchase (2022-03-01) is older than the window:
+    // Lapsed; -5 never ordered and 4's only order was cancelled, which is no purchase: Prospect.
+    expect(rows.map((r) => [r.customer_id, r.rfm_segment, r.lifecycle_stage])).toEqual([
+      ['-5', null, 'Prospect'],
+      ['1', 'Champions', 'Champions'],
+      ['2', 'New', 'New'],
+      ['3', null, 'Lapsed'],
+      ['4', null, 'Prospect'],
+    ]);
   });
 
   it('joins each mart of the run date, with defaults where a customer is absent from a mart', () => {

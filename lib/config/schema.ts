@@ -195,8 +195,19 @@ export const configSchema = z
       .prefault({}),
     analysis: z
       .strictObject({
-        /** A customer is at risk when days since last order exceed k times their mean gap. */
+        /** A customer is at risk when days since last purchase day exceed k times their mean gap. */
         churnGapMultiplier: z.number().min(1).max(10).default(2),
+        /**
+         * A one-time buyer is overdue when days since their purchase exceed this times the customer
+         * base's median gap from first to second purchase day.
+         */
+        oneTimeBuyerGapMultiplier: z.number().min(1).max(10).default(2),
+        /**
+         * RFM's "New" (R 5, F 1) only for a customer whose first purchase is at most this many days
+         * old: an R 5, F 1 customer who first bought earlier is "Returning" (bought before the window)
+         * or "Promising".
+         */
+        newCustomerMaxDays: dayCount.default(90),
         /** Look-back windows in days. */
         rfmWindowDays: dayCount.default(365),
         engagementWindowDays: dayCount.default(90),

@@ -23,6 +23,8 @@ export function pipelineParameters(
     snapshot_run_id: snapshot.runId,
     raw_from_date: { date: snapshot.rawFromDate },
     churn_gap_multiplier: analysis.churnGapMultiplier,
+    one_time_buyer_gap_multiplier: analysis.oneTimeBuyerGapMultiplier,
+    new_customer_max_days: analysis.newCustomerMaxDays,
     rfm_window_days: analysis.rfmWindowDays,
     engagement_window_days: analysis.engagementWindowDays,
     fraud_window_days: analysis.fraudWindowDays,

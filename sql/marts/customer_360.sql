@@ -120,6 +120,13 @@ final as (
         rfm.f_score,
         rfm.m_score,
         rfm.segment as rfm_segment,
+        -- every customer gets a stage a marketer can act on: RFM scores only those who bought in the
+        -- window, which left most of a real customer base (and the demo's largest revenue group) null
+        case
+            when rfm.segment is not null then rfm.segment
+            when order_totals.lifetime_orders > 0 then 'Lapsed'
+            else 'Prospect'
+        end as lifecycle_stage,
         churn.days_since_last_order,
         churn.avg_gap_days,
         churn.is_churn_risk,

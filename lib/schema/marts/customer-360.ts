@@ -34,6 +34,11 @@ export const customer360: TableSchema = {
     col('f_score', 'int', 'RFM frequency score.'),
     col('m_score', 'int', 'RFM monetary score.'),
     col('rfm_segment', 'string', 'RFM segment.'),
+    col(
+      'lifecycle_stage',
+      'string',
+      'Every customer: the RFM segment when they bought in the RFM window, Lapsed when their last purchase is older, Prospect when they never bought (cancelled and refunded orders are no purchase).',
+    ),
     col('days_since_last_order', 'int', 'Churn rule input.'),
     col('avg_gap_days', 'double', 'Mean days between orders.'),
     col('is_churn_risk', 'boolean', 'Order-gap churn rule.'),
