@@ -41,7 +41,7 @@ export const customer360: TableSchema = {
     ),
     col('days_since_last_order', 'int', 'Churn rule input.'),
     col('avg_gap_days', 'double', 'Mean days between orders.'),
-    col('is_churn_risk', 'boolean', 'Order-gap churn rule.'),
+    col('is_churn_risk', 'boolean', 'Purchase-gap churn rule (one-time buyers against the customer base).'),
     col('email_open_rate', 'double', 'Engagement window email open rate.'),
     col('email_click_rate', 'double', 'Engagement window email click rate.'),
     col('web_visits', 'int', 'Engagement window web visits.'),
