@@ -217,3 +217,53 @@ describe('customer_360', () => {
     });
   });
 });
+
+/*
+ * avg_order_value rounds half up to the cent, computed in whole cents so that Athena (decimal) and
+ * DuckDB (which divides decimals as doubles) agree. By hand:
+ *   1: 0.02 + 0.03 = 0.05 over 2 orders = 0.025 -> 0.03 (as a double 0.025 is 0.0250000000000000014 but
+ *      1.005 below is 1.00499999999999989, which a double rounding turns into 1.00);
+ *   2: 1.00 + 1.01 = 2.01 over 2 = 1.005 -> 1.01;
+ *   3: 0.01 + 0.01 + 0.00 = 0.02 over 3 = 0.00666... -> 0.01;
+ *   4: 10.00 + 10.00 + 10.01 = 30.01 over 3 = 10.00333... -> 10.00.
+ */
+describe('customer_360: avg_order_value rounds half up to the cent', () => {
+  let lake: FixtureLake;
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    await lake.write(
+      stageCustomers,
+      RUN_DATE,
+      [1, 2, 3, 4].map((customer_id) => ({ customer_id, source: 'mysql' })),
+    );
+    await lake.write(stageOrders, RUN_DATE, [
+      order('m-1', 1, '2024-06-01 10:00:00', 0.02),
+      order('m-2', 1, '2024-06-02 10:00:00', 0.03),
+      order('m-3', 2, '2024-06-01 10:00:00', 1.0),
+      order('m-4', 2, '2024-06-02 10:00:00', 1.01),
+      order('m-5', 3, '2024-06-01 10:00:00', 0.01),
+      order('m-6', 3, '2024-06-02 10:00:00', 0.01),
+      order('m-7', 3, '2024-06-03 10:00:00', 0),
+      order('m-8', 4, '2024-06-01 10:00:00', 10),
+      order('m-9', 4, '2024-06-02 10:00:00', 10),
+      order('m-10', 4, '2024-06-03 10:00:00', 10.01),
+    ]);
+    await lake.write(stageInteractions, RUN_DATE, []);
+    for (const mart of [rfm, churnRisk, omniChannelEngagement, fraudFlags])
+      await lake.write(mart, RUN_DATE, []);
+    await lake.run('customer_360', RUN_DATE);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('gives 0.03 for orders of 0.02 and 0.03, and 1.01 for 1.00 and 1.01', async () => {
+    const rows = await lake.read(customer360, RUN_DATE, 'customer_id');
+    expect(rows.map((r) => [r.customer_id, r.lifetime_revenue, r.avg_order_value])).toEqual([
+      ['1', '0.05', '0.03'],
+      ['2', '2.01', '1.01'],
+      ['3', '0.02', '0.01'],
+      ['4', '30.01', '10.00'],
+    ]);
+  });
+});

@@ -383,3 +383,26 @@ describe('sales_trends: a partial month against the same days of the previous mo
     expect(rows[1]?.revenue_change_pct).toBeCloseTo(-50, 10);
   });
 });
+
+describe('sales_trends: avg_order_value rounds half up to the cent', () => {
+  let lake: FixtureLake;
+  afterAll(() => lake?.close());
+
+  it('gives 0.03 for orders of 0.02 and 0.03, and 1.01 for 1.00 and 1.01', async () => {
+    // By hand: May 0.05 / 2 = 0.025 -> 0.03; June 2.01 / 2 = 1.005 -> 1.01 (half up, not the double
+    // 1.00499999999999989 rounded down).
+    lake = await FixtureLake.open();
+    await lake.write(stageOrders, RUN_DATE, [
+      order('m-1', 1, '2024-05-01 10:00:00', 0.02),
+      order('m-2', 2, '2024-05-02 10:00:00', 0.03),
+      order('m-3', 1, '2024-06-01 10:00:00', 1.0),
+      order('m-4', 2, '2024-06-02 10:00:00', 1.01),
+    ]);
+    await lake.run('sales_trends', RUN_DATE);
+    const rows = await lake.read(salesTrends, RUN_DATE, 'month');
+    expect(rows.map((r) => [r.month, r.revenue, r.avg_order_value])).toEqual([
+      ['2024-05-01', '0.05', '0.03'],
+      ['2024-06-01', '2.01', '1.01'],
+    ]);
+  });
+});

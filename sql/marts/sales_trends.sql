@@ -108,9 +108,15 @@ final as (
         cast(revenue as decimal(14, 2)) as revenue,
         cast(orders as integer) as orders,
         cast(customers as integer) as customers,
-        -- double division: decimal / bigint keeps different scales on the two engines
+        -- revenue / orders rounded half up to the cent in whole cents, as customer_360 does: decimal
+        -- division is a double on DuckDB, a cent off on exact half cents. floor((2c + n) / 2n) is
+        -- c / n rounded half up; a - a % b is a multiple of b, so the division is exact on both engines
         case
-            when orders > 0 then cast(cast(revenue as double) / orders as decimal(14, 2))
+            when orders > 0
+                then cast(cast(
+                    (2 * cast(revenue * 100 as bigint) + orders
+                        - (2 * cast(revenue * 100 as bigint) + orders) % (2 * orders))
+                    / (2 * orders) as decimal(18, 0)) * 0.01 as decimal(14, 2))
         end as avg_order_value,
         cast(revenue_rank as integer) as revenue_rank,
         revenue_rank <= {{ top_n }} and revenue > 0 as is_peak,
