@@ -32,7 +32,9 @@ import { pipelineParameters } from '../lib/sql/parameters.js';
  * a throwaway MariaDB, dynalite, history files, and DuckDB over a Parquet lake laid out as in S3.
  */
 const RUN_DATE = '2025-06-30';
-const config = parseConfig({});
+// The generator plants history rows delivered twice (`duplicate_row`) in files without order ids: a
+// source that re-delivers rows, which is what sources.history.identicalRowsAreDuplicates is for.
+const config = parseConfig({ sources: { history: { identicalRowsAreDuplicates: true } } });
 
 describe('the synthesized state machine, run locally', () => {
   let mariadb: LocalMariaDb;

@@ -66,12 +66,17 @@ describe('customer_360', () => {
       },
       { customer_id: 2, gender: 'M', country: 'US', source: 'mysql' },
       { customer_id: -5, email_normalized: 'dee@example.com', source: 'dynamodb' },
+      { customer_id: 3, country: 'US', source: 'mysql' },
+      { customer_id: 4, country: 'US', source: 'mysql' },
     ]);
     await lake.write(stageOrders, RUN_DATE, [
       order('m-1', 1, '2024-05-01 10:00:00', 100),
       order('m-2', 1, '2024-06-01 10:00:00', 50),
       order('m-3', 1, '2024-06-02 10:00:00', 30, 'cancelled'),
       order('m-4', 2, '2024-06-01 12:00:00', 20),
+      // 3 bought before the RFM window only (so has no rfm row below); 4 only had an order cancelled
+      order('m-5', 3, '2022-03-01 10:00:00', 70),
+      order('m-6', 4, '2024-06-03 10:00:00', 25, 'cancelled'),
     ]);
     await lake.write(stageInteractions, RUN_DATE, [
       event('t1', 1, 'support_ticket', { resolution_minutes: 30, satisfaction: 4 }),
@@ -128,7 +133,7 @@ describe('customer_360', () => {
   afterAll(() => lake?.close());
 
   it('has one row per customer, including one known only to DynamoDB', () => {
-    expect(rows.map((r) => r.customer_id)).toEqual(['-5', '1', '2']);
+    expect(rows.map((r) => r.customer_id)).toEqual(['-5', '1', '2', '3', '4']);
   });
 
   it('computes lifetime figures from revenue orders only', () => {
@@ -177,6 +182,18 @@ describe('customer_360', () => {
     });
   });
 
+  it('gives every customer a lifecycle stage: the RFM segment, Lapsed or Prospect', () => {
+    // 1 and 2 are in rfm (Champions, New); 3's only purchase (2022-03-01) is older than the window:
+    // Lapsed; -5 never ordered and 4's only order was cancelled, which is no purchase: Prospect.
+    expect(rows.map((r) => [r.customer_id, r.rfm_segment, r.lifecycle_stage])).toEqual([
+      ['-5', null, 'Prospect'],
+      ['1', 'Champions', 'Champions'],
+      ['2', 'New', 'New'],
+      ['3', null, 'Lapsed'],
+      ['4', null, 'Prospect'],
+    ]);
+  });
+
   it('joins each mart of the run date, with defaults where a customer is absent from a mart', () => {
     expect(rows[1]).toMatchObject({
       rfm_segment: 'Champions',
@@ -198,5 +215,55 @@ describe('customer_360', () => {
       primary_channel: 'email',
       active_channels: 1,
     });
+  });
+});
+
+/*
+ * avg_order_value rounds half up to the cent, computed in whole cents so that Athena (decimal) and
+ * DuckDB (which divides decimals as doubles) agree. By hand:
+ *   1: 0.02 + 0.03 = 0.05 over 2 orders = 0.025 -> 0.03 (as a double 0.025 is 0.0250000000000000014 but
+ *      1.005 below is 1.00499999999999989, which a double rounding turns into 1.00);
+ *   2: 1.00 + 1.01 = 2.01 over 2 = 1.005 -> 1.01;
+ *   3: 0.01 + 0.01 + 0.00 = 0.02 over 3 = 0.00666... -> 0.01;
+ *   4: 10.00 + 10.00 + 10.01 = 30.01 over 3 = 10.00333... -> 10.00.
+ */
+describe('customer_360: avg_order_value rounds half up to the cent', () => {
+  let lake: FixtureLake;
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    await lake.write(
+      stageCustomers,
+      RUN_DATE,
+      [1, 2, 3, 4].map((customer_id) => ({ customer_id, source: 'mysql' })),
+    );
+    await lake.write(stageOrders, RUN_DATE, [
+      order('m-1', 1, '2024-06-01 10:00:00', 0.02),
+      order('m-2', 1, '2024-06-02 10:00:00', 0.03),
+      order('m-3', 2, '2024-06-01 10:00:00', 1.0),
+      order('m-4', 2, '2024-06-02 10:00:00', 1.01),
+      order('m-5', 3, '2024-06-01 10:00:00', 0.01),
+      order('m-6', 3, '2024-06-02 10:00:00', 0.01),
+      order('m-7', 3, '2024-06-03 10:00:00', 0),
+      order('m-8', 4, '2024-06-01 10:00:00', 10),
+      order('m-9', 4, '2024-06-02 10:00:00', 10),
+      order('m-10', 4, '2024-06-03 10:00:00', 10.01),
+    ]);
+    await lake.write(stageInteractions, RUN_DATE, []);
+    for (const mart of [rfm, churnRisk, omniChannelEngagement, fraudFlags])
+      await lake.write(mart, RUN_DATE, []);
+    await lake.run('customer_360', RUN_DATE);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('gives 0.03 for orders of 0.02 and 0.03, and 1.01 for 1.00 and 1.01', async () => {
+    const rows = await lake.read(customer360, RUN_DATE, 'customer_id');
+    expect(rows.map((r) => [r.customer_id, r.lifetime_revenue, r.avg_order_value])).toEqual([
+      ['1', '0.05', '0.03'],
+      ['2', '2.01', '1.01'],
+      ['3', '0.02', '0.01'],
+      ['4', '30.01', '10.00'],
+    ]);
   });
 });

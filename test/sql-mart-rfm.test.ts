@@ -184,3 +184,66 @@ describe('rfm mart: the segment map', () => {
     expect(rows).toEqual(expected.map((e) => expect.objectContaining(e)));
   });
 });
+
+/*
+ * "New" needs a recent first purchase, not only R 5 and F 1. Run date 2024-06-30, window 365 days
+ * (orders from 2023-07-02 00:00), newCustomerMaxDays 90 (a first purchase on or after 2024-04-01).
+ * Four customers whose last order is 2024-06-29 (recency 1 day):
+ *   21: that order is their first ever: New.
+ *   22: first bought 2022-01-10, before the window: Returning.
+ *   24: first bought 2024-04-01, exactly 90 days before the run date: New (the edge is in).
+ *   25: first bought 2024-03-31, 91 days before, inside the window: Promising.
+ * Sixteen fillers (101-116) of two orders each, the last 5 x i days before 2024-06-29 (recency 6 to
+ * 81 days). Scores, n = 20, score = 1 + floor(5 x (rank - 1) / 20):
+ *   R: the fillers take ranks 1-16; 21, 22, 24 and 25 tie at rank 17 -> 1 + floor(80 / 20) = 5.
+ *   F: 21 and 22 have one order in the window (rank 1 -> F 1); everyone else two (rank 3 ->
+ *      1 + floor(10 / 20) = 1). So all four are R 5, F 1, which main called New whatever their past.
+ */
+describe('rfm mart: New only for a recent first purchase', () => {
+  let lake: FixtureLake;
+  const SUBJECTS = ['21', '22', '24', '25'];
+  const segments = async () =>
+    (await lake.read(rfm, RUN_DATE, 'customer_id'))
+      .filter((r) => SUBJECTS.includes(String(r.customer_id)))
+      .map((r) => [r.customer_id, r.r_score, r.f_score, r.segment]);
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    const fillers: FixtureRow[] = [];
+    for (let i = 1; i <= 16; i++) {
+      const last = daysBefore('2024-06-29', 5 * i);
+      fillers.push(
+        order(100 + i, `${last} 10:00:00`, 10),
+        order(100 + i, `${daysBefore(last, 1)} 10:00:00`, 10),
+      );
+    }
+    await lake.write(stageOrders, RUN_DATE, [
+      ...fillers,
+      order(21, '2024-06-29 10:00:00', 10),
+      order(22, '2022-01-10 10:00:00', 10),
+      order(22, '2024-06-29 10:00:00', 10),
+      order(24, '2024-04-01 10:00:00', 10),
+      order(24, '2024-06-29 10:00:00', 10),
+      order(25, '2024-03-31 10:00:00', 10),
+      order(25, '2024-06-29 10:00:00', 10),
+    ]);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('calls an R 5, F 1 customer New only when the first purchase is recent, Returning or Promising otherwise', async () => {
+    await lake.run('rfm', RUN_DATE, { analysis: { rfmWindowDays: 365, newCustomerMaxDays: 90 } });
+    expect(await segments()).toEqual([
+      ['21', 5, 1, 'New'],
+      ['22', 5, 1, 'Returning'],
+      ['24', 5, 1, 'New'],
+      ['25', 5, 1, 'Promising'],
+    ]);
+  });
+
+  it('takes the limit from analysis.newCustomerMaxDays', async () => {
+    // 91 days: 25's first purchase of 2024-03-31 is recent enough; 22's of 2022 still is not.
+    await lake.run('rfm', RUN_DATE, { analysis: { rfmWindowDays: 365, newCustomerMaxDays: 91 } });
+    expect((await segments()).map((r) => r[3])).toEqual(['New', 'Returning', 'New', 'New']);
+  });
+});

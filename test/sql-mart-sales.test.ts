@@ -156,6 +156,16 @@ describe('sales_trends and sales_top_products: revenue by month', () => {
     expect(change[4]).toBeCloseTo((100 * (75.5 - 150)) / 150, 10);
     // June vs May: 100 x (25 - 75.50) / 75.50 = -66.887...
     expect(change[5]).toBeCloseTo((100 * (25 - 75.5)) / 75.5, 10);
+    // The run date 2024-06-30 is June's last day: no month is partial, every base is a whole month.
+    expect(rows.map((r) => r.is_partial_month)).toEqual([false, false, false, false, false, false]);
+    expect(rows.map((r) => r.change_base_revenue)).toEqual([
+      null,
+      '150.00',
+      '0.00',
+      '100.00',
+      '150.00',
+      '75.50',
+    ]);
   });
 
   it('takes N from configuration: ties at the top share a rank, and a month without revenue is no peak', async () => {
@@ -317,6 +327,82 @@ describe('sales_top_customers: the top N customers in the RFM window, month by m
       ['2', 1, '2024-04-01', '150.00', 2],
       ['2', 1, '2024-05-01', '0.00', 0],
       ['2', 1, '2024-06-01', '0.00', 0],
+    ]);
+  });
+});
+
+/*
+ * A month the run date cuts short is compared like for like: month-to-date against the same days of
+ * the previous month. Two run dates, each with its own stage partition.
+ */
+describe('sales_trends: a partial month against the same days of the previous month', () => {
+  let lake: FixtureLake;
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    // Run date 2024-06-09: June 1-9 against May 1-9.
+    await lake.write(stageOrders, '2024-06-09', [
+      order('m-1', 1, '2024-05-03 10:00:00', 100),
+      order('m-2', 2, '2024-05-09 23:00:00', 50), // May 9: within the same days
+      order('m-3', 1, '2024-05-10 00:00:00', 400), // May 10: after them
+      order('m-4', 3, '2024-05-31 10:00:00', 10),
+      order('m-5', 1, '2024-06-02 10:00:00', 120),
+      order('m-6', 2, '2024-06-09 23:59:59', 30), // the run date's last second counts
+    ]);
+    // Run date 2024-03-30: March 1-30 against February 1-30, which is all of February 2024 (29 days).
+    await lake.write(stageOrders, '2024-03-30', [
+      order('m-7', 1, '2024-02-01 10:00:00', 20),
+      order('m-8', 1, '2024-02-29 10:00:00', 10),
+      order('m-9', 1, '2024-03-30 10:00:00', 15),
+    ]);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('marks the month the run date cuts short and compares its days with the same days before', async () => {
+    await lake.run('sales_trends', '2024-06-09');
+    const rows = await lake.read(salesTrends, '2024-06-09', 'month');
+    expect(rows.map((r) => [r.month, r.revenue, r.is_partial_month, r.change_base_revenue])).toEqual([
+      // May: 100 + 50 + 400 + 10 = 560, a whole month; the first month has no base.
+      ['2024-05-01', '560.00', false, null],
+      // June 1-9: 120 + 30 = 150, against May 1-9: 100 + 50 = 150 (May 10's 400 is after those days).
+      ['2024-06-01', '150.00', true, '150.00'],
+    ]);
+    // 100 x (150 - 150) / 150 = 0, where the whole of May would have said 100 x (150 - 560) / 560 = -73%.
+    expect(rows[1]?.revenue_change_pct).toBe(0);
+  });
+
+  it('takes all of a shorter previous month', async () => {
+    await lake.run('sales_trends', '2024-03-30');
+    const rows = await lake.read(salesTrends, '2024-03-30', 'month');
+    // March 1-30 (15) against February 1-30 = all of February (20 + 10 = 30): 100 x (15 - 30) / 30 = -50.
+    expect(rows.map((r) => [r.month, r.revenue, r.is_partial_month, r.change_base_revenue])).toEqual([
+      ['2024-02-01', '30.00', false, null],
+      ['2024-03-01', '15.00', true, '30.00'],
+    ]);
+    expect(rows[1]?.revenue_change_pct).toBeCloseTo(-50, 10);
+  });
+});
+
+describe('sales_trends: avg_order_value rounds half up to the cent', () => {
+  let lake: FixtureLake;
+  afterAll(() => lake?.close());
+
+  it('gives 0.03 for orders of 0.02 and 0.03, and 1.01 for 1.00 and 1.01', async () => {
+    // By hand: May 0.05 / 2 = 0.025 -> 0.03; June 2.01 / 2 = 1.005 -> 1.01 (half up, not the double
+    // 1.00499999999999989 rounded down).
+    lake = await FixtureLake.open();
+    await lake.write(stageOrders, RUN_DATE, [
+      order('m-1', 1, '2024-05-01 10:00:00', 0.02),
+      order('m-2', 2, '2024-05-02 10:00:00', 0.03),
+      order('m-3', 1, '2024-06-01 10:00:00', 1.0),
+      order('m-4', 2, '2024-06-02 10:00:00', 1.01),
+    ]);
+    await lake.run('sales_trends', RUN_DATE);
+    const rows = await lake.read(salesTrends, RUN_DATE, 'month');
+    expect(rows.map((r) => [r.month, r.revenue, r.avg_order_value])).toEqual([
+      ['2024-05-01', '0.05', '0.03'],
+      ['2024-06-01', '2.01', '1.01'],
     ]);
   });
 });

@@ -40,6 +40,11 @@ const MONTH_SPINE =
   'the month spine: one row of month bounds against the 100 rows of int_month_offsets (a range condition on at most 100 rows)';
 const ALLOWED: readonly { model: string; operator: string; reason: string }[] = [
   { model: 'fraud_flags', operator: 'CROSS_PRODUCT', reason: 'the one row of configured thresholds' },
+  {
+    model: 'churn_risk',
+    operator: 'CROSS_PRODUCT',
+    reason: 'the one row of the base median gap (an aggregate)',
+  },
   { model: 'sales_trends', operator: 'CROSS_PRODUCT', reason: MONTH_SPINE },
   { model: 'sales_trends', operator: 'PIECEWISE_MERGE_JOIN', reason: MONTH_SPINE },
   {

@@ -237,7 +237,6 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       ['dynamodb.interactions', 'e7', 'blocked_identifier'], // placeholder address on the block list
       ['dynamodb.interactions', 'e9', 'unparseable_date'],
       ['history.orders', 'legacy/orders.csv#10', 'future_date'],
-      ['history.orders', 'legacy/orders.csv#2', 'duplicate_id'], // same customer, date, amount, quantity as line 1
       ['history.orders', 'legacy/orders.csv#4', 'unparseable_date'], // 04/03/2019 is not %Y-%m-%d
       ['history.orders', 'legacy/orders.csv#5', 'unparseable_value'],
       ['history.orders', 'legacy/orders.csv#6', 'negative_amount'],
@@ -347,6 +346,8 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
     ).toEqual([
       ['h-legacy/orders.csv#1', '1', '19.98', 2, 'legacy'], // L0001: the migrated customer 1
       ['h-legacy/orders.csv#11', expect.stringMatching(/^-\d+$/), '8.00', 1, 'legacy'], // L0077: legacy only
+      // line 2 repeats line 1 exactly: without an order id column, a second purchase, not a copy
+      ['h-legacy/orders.csv#2', '1', '19.98', 2, 'legacy'],
       ['h-legacy/orders.csv#3', '1', '40.00', 1, 'legacy'], // matched to the MySQL customer by email
     ]);
   });
@@ -403,6 +404,7 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       'e3',
       'e8',
       'legacy/orders.csv#1',
+      'legacy/orders.csv#2', // a second purchase of L0001 (identical to line 1), not a copy
       'legacy/orders.csv#3',
     ]);
   });
@@ -598,6 +600,44 @@ describe('stage: history rows quarantined for the fault they have', () => {
     ]);
   });
 
+  it('with an order id column, a repeated order id is the duplicate and identical rows with their own ids are not', async () => {
+    const ids = await FixtureLake.open();
+    try {
+      await ids.write(rawHistoryOrders, '2024-06-01', [
+        row(2, 'L0001', '2019-03-04', '10.00', '1', { order_ref: 'A1' }),
+        row(3, 'L0001', '2019-03-04', '10.00', '1', { order_ref: 'A2' }), // identical values, own id
+        row(4, 'L0002', '2019-03-05', '7.00', '1', { order_ref: 'A1' }), // A1 again: the copy
+        row(5, 'L0003', '2019-03-06', '3.00', '1', { order_ref: ' ' }), // blank id: a row of its own
+        row(6, 'L0004', '2019-03-07', '4.00', '1', { order_ref: '' }),
+      ]);
+      await ids.runZone('stage', RUN_DATE, { sources: { history: { columns: { orderId: 'order_id' } } } });
+      const rejects = await ids.read(stageRejects, RUN_DATE, 'record_key');
+      expect(rejects.map((r) => [r.record_key, r.reason])).toEqual([['faults.csv#4', 'duplicate_id']]);
+      const orders = await ids.read(stageOrders, RUN_DATE, 'order_id');
+      expect(orders.map((o) => o.order_id)).toEqual(['h-A1', 'h-A2', 'h-faults.csv#5', 'h-faults.csv#6']);
+    } finally {
+      ids.close();
+    }
+  });
+
+  it('calls identical rows without order ids copies only when the source re-delivers rows', async () => {
+    const copies = await FixtureLake.open();
+    try {
+      await copies.write(rawHistoryOrders, '2024-06-01', [
+        row(2, 'L0001', '2019-03-04', '10.00'),
+        row(3, 'L0001', '2019-03-04', '10.00'),
+        row(4, 'L0001', '2019-03-04', '10.00', '2'), // another quantity: another purchase either way
+      ]);
+      await copies.runZone('stage', RUN_DATE);
+      expect(await copies.read(stageRejects, RUN_DATE)).toEqual([]);
+      await copies.runZone('stage', RUN_DATE, { sources: { history: { identicalRowsAreDuplicates: true } } });
+      const rejects = await copies.read(stageRejects, RUN_DATE, 'record_key');
+      expect(rejects.map((r) => [r.record_key, r.reason])).toEqual([['faults.csv#3', 'duplicate_id']]);
+    } finally {
+      copies.close();
+    }
+  });
+
   it('reads raw partitions landed before read_error existed', async () => {
     const old = join(lake.root, 'raw', rawHistoryOrders.location, 'ingest_date=2024-05-01');
     mkdirSync(old, { recursive: true });
@@ -628,5 +668,72 @@ describe('stage: history rows quarantined for the fault they have', () => {
     } finally {
       onlyOld.close();
     }
+  });
+});
+
+describe('stage: orders dated after the run date', () => {
+  // An as-of run for 2024-06-30 over sources extracted on 2024-07-05 at 03:00 (landed under the run's
+  // date, as the local runner does when given --date): an order of 2024-07-03 had not happened yet on
+  // the run date but is no error; an order dated after the extraction that read it cannot be right.
+  let lake: FixtureLake;
+  const EXTRACTED = '2024-07-05 03:00:00';
+
+  beforeAll(async () => {
+    lake = await FixtureLake.open();
+    await lake.write(rawMysqlCustomers, RUN_DATE, [
+      customer({ customer_id: 1, email: 'ann@example.com', ingested_at: EXTRACTED }),
+    ]);
+    await lake.write(rawMysqlProducts, RUN_DATE, [
+      {
+        product_id: 100,
+        name: 'Mug',
+        category: 'home',
+        brand: 'Acme',
+        price: 10,
+        updated_at: T,
+        ingested_at: T,
+      },
+    ]);
+    await lake.write(rawMysqlOrders, RUN_DATE, [
+      order(1, 1, '2024-06-30 12:00:00', { ingested_at: EXTRACTED }), // on the run date: staged
+      order(2, 1, '2024-07-03 10:00:00', { ingested_at: EXTRACTED }), // after the run date, before extraction
+      order(3, 1, EXTRACTED, { ingested_at: EXTRACTED }), // at the extraction's very time: not after it
+      order(4, 1, '2024-07-05 03:00:01', { ingested_at: EXTRACTED }), // after its extraction: future_date
+    ]);
+    await lake.write(rawMysqlOrderItems, RUN_DATE, [
+      { ...item(1, 1, 100, 1), ingested_at: EXTRACTED },
+      { ...item(2, 1, 100, 1), ingested_at: EXTRACTED }, // the line of an out-of-scope order
+      { ...item(4, 1, 100, 1), ingested_at: EXTRACTED }, // the line of a rejected order
+    ]);
+    await lake.write(rawHistoryOrders, RUN_DATE, [
+      { ...legacy(2, 'L0009', '2024-06-30', '5.00'), ingested_at: EXTRACTED },
+      { ...legacy(3, 'L0009', '2024-07-04', '5.00'), ingested_at: EXTRACTED },
+      // a date is midnight: 2024-07-05 00:00 is before the 03:00 extraction of the same day
+      { ...legacy(4, 'L0009', '2024-07-05', '5.00'), ingested_at: EXTRACTED },
+      { ...legacy(5, 'L0009', '2024-07-06', '5.00'), ingested_at: EXTRACTED },
+    ]);
+    await lake.runZone('stage', RUN_DATE);
+  });
+
+  afterAll(() => lake?.close());
+
+  it('leaves orders dated after the run date but not after their extraction out of stage, without a reject', async () => {
+    const orders = await lake.read(stageOrders, RUN_DATE, 'order_id');
+    expect(orders.map((o) => o.order_id)).toEqual(['h-legacy/orders.csv#2', 'm-1']);
+    const items = await lake.read(stageOrderItems, RUN_DATE, 'order_id');
+    expect(items.map((i) => i.order_id)).toEqual(['m-1']);
+    // and no reject: orders 2 and 3, their line 2/1, and history lines 3 and 4 are nowhere in stage
+    const rejected = (await lake.read(stageRejects, RUN_DATE)).map((r) => r.record_key);
+    for (const key of ['2', '3', '2/1', 'legacy/orders.csv#3', 'legacy/orders.csv#4'])
+      expect(rejected).not.toContain(key);
+  });
+
+  it('keeps orders dated after their own extraction as future_date rejects', async () => {
+    const rejects = await lake.read(stageRejects, RUN_DATE, 'source, record_key');
+    expect(rejects.map((r) => [r.source, r.record_key, r.reason])).toEqual([
+      ['history.orders', 'legacy/orders.csv#5', 'future_date'],
+      ['mysql.order_items', '4/1', 'unknown_order'], // its order was rejected, as before
+      ['mysql.orders', '4', 'future_date'],
+    ]);
   });
 });

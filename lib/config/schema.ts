@@ -151,6 +151,13 @@ export const historySourceSchema = z.strictObject({
    * both read alike (lib/config/checks.ts).
    */
   dateFormat: z.string().min(1).superRefine(checkedBy(dateFormatProblem)).default('%Y-%m-%d'),
+  /**
+   * Whether rows identical in customer, date, amount and quantity are one purchase delivered twice.
+   * Only for exports without an order id column (with one, a repeated order id is the duplicate) and
+   * only for sources known to re-deliver rows: in a transaction log two identical rows are two real
+   * purchases (two copies of one CD bought the same day), so by default they are kept.
+   */
+  identicalRowsAreDuplicates: z.boolean().default(false),
 });
 
 export const configSchema = z
@@ -197,8 +204,19 @@ export const configSchema = z
       .prefault({}),
     analysis: z
       .strictObject({
-        /** A customer is at risk when days since last order exceed k times their mean gap. */
+        /** A customer is at risk when days since last purchase day exceed k times their mean gap. */
         churnGapMultiplier: z.number().min(1).max(10).default(2),
+        /**
+         * A one-time buyer is overdue when days since their purchase exceed this times the customer
+         * base's median gap from first to second purchase day.
+         */
+        oneTimeBuyerGapMultiplier: z.number().min(1).max(10).default(2),
+        /**
+         * RFM's "New" (R 5, F 1) only for a customer whose first purchase is at most this many days
+         * old: an R 5, F 1 customer who first bought earlier is "Returning" (bought before the window)
+         * or "Promising".
+         */
+        newCustomerMaxDays: dayCount.default(90),
         /** Look-back windows in days. */
         rfmWindowDays: dayCount.default(365),
         engagementWindowDays: dayCount.default(90),

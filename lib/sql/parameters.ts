@@ -23,6 +23,8 @@ export function pipelineParameters(
     snapshot_run_id: snapshot.runId,
     raw_from_date: { date: snapshot.rawFromDate },
     churn_gap_multiplier: analysis.churnGapMultiplier,
+    one_time_buyer_gap_multiplier: analysis.oneTimeBuyerGapMultiplier,
+    new_customer_max_days: analysis.newCustomerMaxDays,
     rfm_window_days: analysis.rfmWindowDays,
     engagement_window_days: analysis.engagementWindowDays,
     fraud_window_days: analysis.fraudWindowDays,
@@ -43,6 +45,8 @@ export function pipelineParameters(
     history_date_format: sources.history.dateFormat,
     // Without a quantity column every legacy order counts one unit; with one, an empty value is missing.
     history_has_quantity: sources.history.columns.quantity != null,
+    // Without an order id column, identical rows are separate purchases unless the source re-delivers.
+    history_identical_rows_are_duplicates: sources.history.identicalRowsAreDuplicates,
     // A pattern that can never match (valid for RE2 on DuckDB and Joni on Athena) stands for
     // "legacy ids carry no MySQL id".
     history_legacy_id_pattern: sources.history.legacyIdPattern ?? '[^\\s\\S](x)',

@@ -1,7 +1,10 @@
--- MySQL order lines, each with the first reason it must be quarantined (null when fit).
+-- MySQL order lines, each with the first reason it must be quarantined (null when fit). The lines of
+-- an order out of scope for the run (dated after the run date, before its extraction) are out of
+-- scope with it: neither staged nor rejected.
 with accepted_orders as (
     select
-        order_id
+        order_id,
+        is_out_of_scope
     from int_orders_checked
     where source = 'mysql.orders'
         and reject_reason is null
@@ -48,6 +51,7 @@ final as (
         on 'm-' || cast(items.order_id as varchar) = accepted_orders.order_id
     left join products
         on items.product_id = products.product_id
+    where not coalesce(accepted_orders.is_out_of_scope, false)
 )
 
 select * from final

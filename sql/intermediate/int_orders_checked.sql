@@ -1,5 +1,9 @@
 -- MySQL and legacy history orders on one grain, each with the first reason it must be quarantined
 -- (null when it is fit for the marts). Refunds may carry a negative total; nothing else may.
+-- An order dated after the run date but not after its own extraction is out of scope for the run
+-- (is_out_of_scope; stage leaves it out without a reject): an as-of run over history extracted later
+-- sees orders that had not happened yet on its date, which is no fault of the data. Dated after its
+-- extraction, an order cannot be right (clock skew, a typo) and stays a future_date reject.
 with mysql_customers as (
     select customer_id
     from stg_mysql_customers
@@ -42,6 +46,8 @@ mysql_checked as (
         case
             when mysql_orders.order_id is null or mysql_orders.customer_id is null then 'missing_key'
             when mysql_orders.ordered_at is null then 'unparseable_date'
+            when mysql_orders.ordered_at >= {{ run_date }} + interval '1' day
+                and mysql_orders.ordered_at <= mysql_orders.ingested_at then 'out_of_scope'
             when mysql_orders.ordered_at >= {{ run_date }} + interval '1' day then 'future_date'
             when mysql_orders.ordered_at < timestamp '1990-01-01 00:00:00' then 'date_before_1990'
             when mysql_orders.total_amount is null then 'missing_amount'
@@ -79,21 +85,24 @@ history_identities as (
 history_ranked as (
     select
         history.*,
-        -- a legacy order is a duplicate when its order id repeats or, for files without order ids,
-        -- when the same customer, date, amount and quantity repeat. A row missing any of those has
-        -- a fault of its own and ranks alone, so it neither is nor makes a duplicate.
+        -- a legacy order is a duplicate when its order id repeats. Without order ids, identical rows
+        -- are separate purchases (a transaction log lists two identical CDs bought on one day as two
+        -- rows), unless sources.history.identicalRowsAreDuplicates says the source re-delivers rows:
+        -- then the same customer, date, amount and quantity repeated is a copy. A row missing any of
+        -- those has a fault of its own and ranks alone, so it neither is nor makes a duplicate. The
+        -- prefixes keep an order id from ever equalling a file#line or a row's values.
         row_number() over (
             partition by case
                 when history.read_error is not null
                     or history.customer_ref is null or history.customer_ref = ''
                     or history.order_date_raw is null or trim(history.order_date_raw) = ''
                     or history.amount_raw is null or trim(history.amount_raw) = ''
-                    then history.source_file || '#' || coalesce(cast(history.line_number as varchar), '')
-                else coalesce(
-                    history.order_ref_raw,
-                    history.customer_ref || '|' || history.order_date_raw || '|' || history.amount_raw || '|'
-                    || coalesce(history.quantity_raw, '')
-                )
+                    then 'line|' || history.source_file || '#' || coalesce(cast(history.line_number as varchar), '')
+                when history.order_ref_raw is not null then 'order|' || history.order_ref_raw
+                when {{ history_identical_rows_are_duplicates }}
+                    then 'row|' || history.customer_ref || '|' || history.order_date_raw || '|' || history.amount_raw
+                    || '|' || coalesce(history.quantity_raw, '')
+                else 'line|' || history.source_file || '#' || coalesce(cast(history.line_number as varchar), '')
             end
             order by history.source_file, history.line_number
         ) as copy_number
@@ -123,6 +132,8 @@ history_checked as (
             when history.amount_raw is null or trim(history.amount_raw) = '' then 'missing_amount'
             when history.copy_number > 1 then 'duplicate_id'
             when history.ordered_at is null then 'unparseable_date'
+            when history.ordered_at >= {{ run_date }} + interval '1' day
+                and history.ordered_at <= history.ingested_at then 'out_of_scope'
             when history.ordered_at >= {{ run_date }} + interval '1' day then 'future_date'
             when history.ordered_at < timestamp '1990-01-01 00:00:00' then 'date_before_1990'
             when history.amount_has_sub_cents then 'too_many_decimals'
@@ -173,7 +184,23 @@ unioned as (
 
 final as (
     select
-        *,
+        source,
+        record_key,
+        order_id,
+        customer_id,
+        ordered_at,
+        status,
+        channel,
+        payment_method,
+        currency,
+        total_amount,
+        discount_amount,
+        item_quantity,
+        -- out of scope is no fault: not a reject, left out of stage.orders by is_out_of_scope
+        case when reject_reason <> 'out_of_scope' then reject_reason end as reject_reason,
+        reject_detail,
+        record_json,
+        coalesce(reject_reason = 'out_of_scope', false) as is_out_of_scope,
         coalesce(status not in ('cancelled', 'refunded'), true) as is_revenue,
         case when source = 'mysql.orders' then 'mysql' else 'history' end as origin
     from unioned

@@ -1,21 +1,27 @@
--- Order-gap churn rule, one row per customer with at least one revenue order up to the run date
+-- Purchase-gap churn rule, one row per customer with at least one revenue order up to the run date
 -- (ordered_at < run_date + 1 day, no lower bound). Cancelled and refunded orders are not purchases:
 -- they make no gap and do not move the last order.
 --
--- Gaps are calendar days between consecutive revenue orders (LAG over the customer's orders by time,
--- order id breaking ties; two orders on one day make a gap of 0). Days since the last order are
--- calendar days from its date to the run date, the same unit, so the two compare like for like.
--- Dates, not timestamps, are differenced so Trino and DuckDB count alike.
+-- Gaps are calendar days between consecutive purchase days (distinct order dates), not orders: three
+-- orders on one day are one visit, and counting them as gaps of 0 days pulled the mean gap, and so the
+-- threshold, towards zero (a customer whose orders all fell on one day had a zero threshold and was
+-- flagged two days later). Days since the last purchase are calendar days from its date to the run
+-- date, the same unit. Dates, not timestamps, are differenced so Trino and DuckDB count alike.
 --
--- Rule: threshold_days = churn_gap_multiplier x avg_gap_days; is_churn_risk when
--- days_since_last_order > threshold_days (strictly: exactly on the threshold is still within).
--- A one-order customer has no gap: gap statistics and threshold are null, is_churn_risk is false and
--- risk_reason is 'single_order' (the rule cannot decide; a model probability covers them).
+-- Repeat buyers (two purchase days or more): threshold_days = churn_gap_multiplier x avg_gap_days;
+-- is_churn_risk when days_since_last_order > threshold_days (strictly: exactly on it is within);
+-- reasons gap_exceeded / within_gap.
+-- One-time buyers (one purchase day) have no gap of their own, and leaving them never at risk made the
+-- flag point the wrong way on real data (half the customers, bought once long ago, all unflagged). They
+-- are measured against the customer base instead: baseline_gap_days is the median, over customers with
+-- two purchase days or more, of the days from their first to their second purchase day (the exact
+-- median: the middle value, or the mean of the two middle ones), and threshold_days =
+-- one_time_buyer_gap_multiplier x that median; reasons one_time_overdue / one_time_within. With no
+-- repeat buyer at all there is no baseline: no_repeat_baseline, not at risk.
 -- stddev_gap_days is the sample standard deviation, null with fewer than two gaps.
 with orders as (
     select
         customer_id,
-        order_id,
         ordered_at,
         is_revenue
     from stage.orders
@@ -26,69 +32,117 @@ with orders as (
 revenue_orders as (
     select
         customer_id,
-        order_id,
         ordered_at
     from orders
     where is_revenue
         and ordered_at < {{ run_date }} + interval '1' day
 ),
 
-with_previous_order as (
-    select
-        *,
-        lag(ordered_at) over (partition by customer_id order by ordered_at, order_id) as previous_ordered_at
+purchase_days as (
+    select distinct
+        customer_id,
+        cast(ordered_at as date) as purchase_date
     from revenue_orders
 ),
 
-order_gaps as (
+with_previous_day as (
+    select
+        customer_id,
+        purchase_date,
+        lag(purchase_date) over (partition by customer_id order by purchase_date) as previous_purchase_date,
+        row_number() over (partition by customer_id order by purchase_date) as purchase_number
+    from purchase_days
+),
+
+day_gaps as (
     select
         *,
-        -- null on a customer's first order, which aggregates below skip
-        cast(date_diff('day', cast(previous_ordered_at as date), cast(ordered_at as date)) as double)
-            as gap_days
-    from with_previous_order
+        -- null on a customer's first purchase day, which aggregates below skip
+        cast(date_diff('day', previous_purchase_date, purchase_date) as double) as gap_days
+    from with_previous_day
+),
+
+customer_orders as (
+    select
+        customer_id,
+        count(*) as order_count,
+        min(ordered_at) as first_order_at,
+        max(ordered_at) as last_order_at
+    from revenue_orders
+    group by customer_id
 ),
 
 customer_gaps as (
     select
         customer_id,
-        count(*) as order_count,
-        min(ordered_at) as first_order_at,
-        max(ordered_at) as last_order_at,
+        count(*) as purchase_day_count,
         avg(gap_days) as avg_gap_days,
         max(gap_days) as max_gap_days,
         stddev_samp(gap_days) as stddev_gap_days
-    from order_gaps
+    from day_gaps
     group by customer_id
+),
+
+second_purchase_gaps as (
+    select
+        gap_days,
+        row_number() over (order by gap_days) as position,
+        count(*) over () as repeat_buyers
+    from day_gaps
+    where purchase_number = 2
+),
+
+baseline as (
+    -- the middle position(s): 2 x position in [n, n + 2] is the middle one for odd n, the two middle
+    -- ones for even n (integer arithmetic only: integer division differs between the engines)
+    select avg(gap_days) as baseline_gap_days
+    from second_purchase_gaps
+    where 2 * position between repeat_buyers and repeat_buyers + 2
 ),
 
 with_threshold as (
     select
-        *,
-        date_diff('day', cast(last_order_at as date), {{ run_date }}) as days_since_last_order,
-        cast({{ churn_gap_multiplier }} as double) as gap_multiplier,
-        cast({{ churn_gap_multiplier }} as double) * avg_gap_days as threshold_days
-    from customer_gaps
+        customer_orders.*,
+        customer_gaps.purchase_day_count,
+        customer_gaps.avg_gap_days,
+        customer_gaps.max_gap_days,
+        customer_gaps.stddev_gap_days,
+        case when customer_gaps.purchase_day_count = 1 then baseline.baseline_gap_days end as baseline_gap_days,
+        date_diff('day', cast(customer_orders.last_order_at as date), {{ run_date }}) as days_since_last_order,
+        case
+            when customer_gaps.purchase_day_count = 1 then cast({{ one_time_buyer_gap_multiplier }} as double)
+            else cast({{ churn_gap_multiplier }} as double)
+        end as gap_multiplier,
+        case
+            when customer_gaps.purchase_day_count = 1
+                then cast({{ one_time_buyer_gap_multiplier }} as double) * baseline.baseline_gap_days
+            else cast({{ churn_gap_multiplier }} as double) * customer_gaps.avg_gap_days
+        end as threshold_days
+    from customer_orders
+    inner join customer_gaps
+        on customer_orders.customer_id = customer_gaps.customer_id
+    cross join baseline
 ),
 
 final as (
     select
         customer_id,
         cast(order_count as integer) as order_count,
+        cast(purchase_day_count as integer) as purchase_days,
         first_order_at,
         last_order_at,
         cast(days_since_last_order as integer) as days_since_last_order,
         avg_gap_days,
         max_gap_days,
         stddev_gap_days,
+        baseline_gap_days,
         gap_multiplier,
         threshold_days,
+        coalesce(days_since_last_order > threshold_days, false) as is_churn_risk,
         case
-            when order_count = 1 then false
-            else days_since_last_order > threshold_days
-        end as is_churn_risk,
-        case
-            when order_count = 1 then 'single_order'
+            when threshold_days is null then 'no_repeat_baseline'
+            when purchase_day_count = 1 and days_since_last_order > threshold_days then 'one_time_overdue'
+            when purchase_day_count = 1 then 'one_time_within'
             when days_since_last_order > threshold_days then 'gap_exceeded'
             else 'within_gap'
         end as risk_reason

@@ -51,7 +51,7 @@ fraud as (
         and run_id = {{ run_id }}
 ),
 
-order_totals as (
+order_totals_base as (
     select
         customer_id,
         min(ordered_at) filter (where is_revenue) as first_order_at,
@@ -61,6 +61,14 @@ order_totals as (
         count(*) filter (where not is_revenue) as cancelled_or_refunded_orders
     from orders
     group by customer_id
+),
+
+order_totals as (
+    select
+        *,
+        -- 2 x revenue in cents + orders: the numerator of the average rounded half up (see below)
+        2 * cast(lifetime_revenue * 100 as bigint) + lifetime_orders as aov_numerator
+    from order_totals_base
 ),
 
 service_totals as (
@@ -108,11 +116,16 @@ final as (
         order_totals.last_order_at,
         coalesce(order_totals.lifetime_orders, 0) as lifetime_orders,
         coalesce(order_totals.lifetime_revenue, 0) as lifetime_revenue,
+        -- revenue / orders rounded half up to the cent, in whole cents: decimal division is decimal on
+        -- Trino but a double on DuckDB, and rounding a double is a cent off on exact half cents (0.025
+        -- is 0.02499... as a double). With c cents over n orders, floor((2c + n) / 2n) is c / n rounded
+        -- half up (revenue orders are never negative); a - a % b is a multiple of b, so the division is
+        -- exact on both engines (integer on Trino, a whole double on DuckDB)
         case
             when order_totals.lifetime_orders > 0
-                -- divided as doubles: decimal division rounds to the dividend's scale on Trino
-                then cast(round(cast(order_totals.lifetime_revenue as double) / order_totals.lifetime_orders, 2)
-                    as decimal(14, 2))
+                then cast(cast(
+                    (order_totals.aov_numerator - order_totals.aov_numerator % (2 * order_totals.lifetime_orders))
+                    / (2 * order_totals.lifetime_orders) as decimal(18, 0)) * 0.01 as decimal(14, 2))
         end as avg_order_value,
         coalesce(order_totals.cancelled_or_refunded_orders, 0) as cancelled_or_refunded_orders,
         rfm.recency_days,
@@ -120,6 +133,13 @@ final as (
         rfm.f_score,
         rfm.m_score,
         rfm.segment as rfm_segment,
+        -- every customer gets a stage a marketer can act on: RFM scores only those who bought in the
+        -- window, which left most of a real customer base (and the demo's largest revenue group) null
+        case
+            when rfm.segment is not null then rfm.segment
+            when order_totals.lifetime_orders > 0 then 'Lapsed'
+            else 'Prospect'
+        end as lifecycle_stage,
         churn.days_since_last_order,
         churn.avg_gap_days,
         churn.is_churn_risk,

@@ -19,7 +19,9 @@
 --   Champions           R 5,   F 4-5
 --   Loyal               R 3-4, F 4-5
 --   Potential Loyalist  R 4-5, F 2-3
---   New                 R 5,   F 1
+--   New                 R 5,   F 1, first purchase at most new_customer_max_days before the run date
+--   Returning           R 5,   F 1, first purchase older and before the window: came back after a gap
+--   Promising           R 5,   F 1, first purchase older but in the window (and R 4, F 1)
 --   Promising           R 4,   F 1
 --   Need Attention      R 3,   F 3
 --   About to Sleep      R 3,   F 1-2
@@ -27,9 +29,23 @@
 --   Can't Lose Them     R 1-2, F 5
 --   Lost                R 1,   F 1
 --   Hibernating         R 1-2, F 1-2 (but not Lost)
--- The 25 (R, F) cells are covered exactly once.
+-- The 25 (R, F) cells are covered exactly once. R 5 and F 1 alone say "bought recently, not often in
+-- the window", not "new": on real data every such customer had first bought 15-18 months earlier, so
+-- "New" also needs the first purchase (lifetime, not in the window) to be recent.
 with revenue_orders_in_window as (
     select * from int_revenue_orders_in_rfm_window
+),
+
+first_purchases as (
+    select
+        customer_id,
+        min(ordered_at) as first_order_at
+    from stage.orders
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+        and is_revenue
+        and ordered_at < cast({{ run_date }} as timestamp) + interval '1' day
+    group by customer_id
 ),
 
 customer_totals as (
@@ -44,9 +60,13 @@ customer_totals as (
 
 with_recency as (
     select
-        *,
-        date_diff('day', cast(last_order_at as date), {{ run_date }}) as recency_days
+        customer_totals.*,
+        first_purchases.first_order_at,
+        date_diff('day', cast(customer_totals.last_order_at as date), {{ run_date }}) as recency_days,
+        date_diff('day', cast(first_purchases.first_order_at as date), {{ run_date }}) as first_order_days
     from customer_totals
+    inner join first_purchases
+        on customer_totals.customer_id = first_purchases.customer_id
 ),
 
 ranked as (
@@ -77,7 +97,12 @@ segmented as (
             when r_score = 5 and f_score >= 4 then 'Champions'
             when r_score between 3 and 4 and f_score >= 4 then 'Loyal'
             when r_score >= 4 and f_score between 2 and 3 then 'Potential Loyalist'
-            when r_score = 5 and f_score = 1 then 'New'
+            when r_score = 5 and f_score = 1 and first_order_days <= {{ new_customer_max_days }} then 'New'
+            when r_score = 5 and f_score = 1
+                and first_order_at < cast({{ run_date }} as timestamp) + interval '1' day
+                    - interval '1' day * {{ rfm_window_days }}
+                then 'Returning'
+            when r_score = 5 and f_score = 1 then 'Promising'
             when r_score = 4 and f_score = 1 then 'Promising'
             when r_score = 3 and f_score = 3 then 'Need Attention'
             when r_score = 3 and f_score <= 2 then 'About to Sleep'

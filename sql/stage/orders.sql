@@ -19,6 +19,7 @@ final as (
         origin as source
     from checked
     where reject_reason is null
+        and not is_out_of_scope
 )
 
 select * from final

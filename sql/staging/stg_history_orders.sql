@@ -15,8 +15,10 @@ final as (
     select
         source_file,
         line_number,
-        order_ref as order_ref_raw,
-        coalesce(order_ref, source_file || '#' || cast(line_number as varchar)) as order_ref,
+        -- an empty order id (a file with an order id column, a blank cell) is no id: every blank
+        -- would otherwise be one order
+        nullif(trim(order_ref), '') as order_ref_raw,
+        coalesce(nullif(trim(order_ref), ''), source_file || '#' || cast(line_number as varchar)) as order_ref,
         trim(customer_ref) as customer_ref,
         case
             when {{ history_customer_key }} = 'email' or strpos(customer_ref, '@') > 0 then 'email'
@@ -39,6 +41,7 @@ final as (
             when not {{ history_has_quantity }} then 1
             when regexp_like(trim(quantity), '^[+-]?[0-9]+$') then try_cast(trim(quantity) as integer)
         end as item_quantity,
+        ingested_at,
         read_error,
         read_error_detail
     from source

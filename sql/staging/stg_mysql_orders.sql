@@ -18,7 +18,8 @@ final as (
         upper(currency) as currency,
         total_amount,
         discount_amount,
-        try_cast(updated_at as timestamp) as updated_at
+        try_cast(updated_at as timestamp) as updated_at,
+        ingested_at
     from source
 )
 

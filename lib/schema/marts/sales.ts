@@ -14,7 +14,21 @@ export const salesTrends: TableSchema = {
     col('avg_order_value', 'decimal(14,2)', 'Revenue / orders.'),
     col('revenue_rank', 'int', 'Rank of the month by revenue, 1 = peak.'),
     col('is_peak', 'boolean', 'Among the top N months by revenue.'),
-    col('revenue_change_pct', 'double', 'Change against the previous month, in percent.'),
+    col(
+      'is_partial_month',
+      'boolean',
+      'The run date cuts the month short (its month, when the run date is not its last day): figures are month-to-date.',
+    ),
+    col(
+      'change_base_revenue',
+      'decimal(14,2)',
+      'What the change compares with: the previous month, or for a partial month the same days of the previous month.',
+    ),
+    col(
+      'revenue_change_pct',
+      'double',
+      'Change against change_base_revenue, in percent; null for the first month or a zero base.',
+    ),
   ],
   partitionKeys: runPartitionKeys,
 };
