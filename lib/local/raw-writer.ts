@@ -1,13 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { duckdbConformingSelect, sqlString } from '../schema/derive.js';
 import type { TableSchema } from '../schema/types.js';
 import { partitionPath } from './lake.js';
-
-/** Characters of CSV rows held in memory before they are appended to the CSV file. */
-const PENDING_CHARS = 16 * 1024 * 1024;
 
 export interface RawPartitionWriterOptions {
   /**
@@ -43,13 +40,8 @@ export interface RawWriteResult {
  * the conforming cast when each file is written, so the files match the Glue definition exactly.
  */
 export class RawPartitionWriter {
-  private open = true;
-  /** Rows not yet in `csvFile` (as CSV text) or in the buffer table. */
-  private pending: string[] = [];
-  private pendingChars = 0;
-  /** Rows of the current file: in `csvFile`, `pending` or the buffer table. */
+  private appender: DuckDBAppender | undefined;
   private buffered = 0;
-  private csvRows = 0;
   private rows = 0;
   private readonly staged: string[] = [];
 
@@ -87,62 +79,27 @@ export class RawPartitionWriter {
       filePrefix,
       options.rowsPerFile ?? 200_000,
     );
+    writer.appender = await connection.createAppender(bufferTable);
     return writer;
   }
 
   /** Appends one row: one value per declared column, as text, or null. */
   async append(values: readonly (string | null | undefined)[]): Promise<void> {
-    if (!this.open) throw new Error('RawPartitionWriter is closed');
+    const appender = this.appender;
+    if (!appender) throw new Error('RawPartitionWriter is closed');
     if (values.length !== this.table.columns.length) {
       throw new Error(
         `Expected ${this.table.columns.length} values for ${this.table.name}, got ${values.length}`,
       );
     }
-    // Rows travel to DuckDB as CSV that its reader parses in bulk: a value at a time through the
-    // appender cost about 2.5 us a row in N-API calls, most of an extraction's time. Every text is
-    // quoted and null is an unquoted \N, so an empty text, a "\N" text, commas, quotes and line
-    // breaks all arrive exactly.
-    let line = '';
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i];
-      if (i > 0) line += ',';
-      line += value === null || value === undefined ? '\\N' : `"${value.replaceAll('"', '""')}"`;
+    for (const value of values) {
+      if (value === null || value === undefined) appender.appendNull();
+      else appender.appendVarchar(value);
     }
-    line += '\n';
-    this.pending.push(line);
-    this.pendingChars += line.length;
+    appender.endRow();
     this.buffered += 1;
     this.rows += 1;
-    if (this.pendingChars >= PENDING_CHARS) this.spill();
     if (this.buffered >= this.rowsPerFile) await this.flushFile();
-  }
-
-  private get csvFile(): string {
-    return join(this.stagingDir, 'rows.csv');
-  }
-
-  /** Moves pending rows to the CSV file, so memory holds at most about PENDING_CHARS of them. */
-  private spill(): void {
-    if (this.pending.length === 0) return;
-    appendFileSync(this.csvFile, this.pending.join(''));
-    this.csvRows += this.pending.length;
-    this.pending = [];
-    this.pendingChars = 0;
-  }
-
-  /** Loads the CSV file into the buffer table. */
-  private async loadCsv(): Promise<void> {
-    this.spill();
-    if (this.csvRows === 0) return;
-    const columns = this.table.columns.map((c) => `${sqlString(c.name)}: 'VARCHAR'`).join(', ');
-    const result = await this.connection.run(
-      `INSERT INTO ${this.bufferTable} SELECT * FROM read_csv(${sqlString(this.csvFile)}, columns = {${columns}}, header = false, delim = ',', quote = '"', escape = '"', nullstr = '\\N', allow_quoted_nulls = false, new_line = '\\n', auto_detect = false, strict_mode = true)`,
-    );
-    const loaded = Number(result.rowsChanged);
-    if (loaded !== this.csvRows)
-      throw new Error(`${this.table.name}: ${this.csvRows} rows written for DuckDB, ${loaded} read back`);
-    rmSync(this.csvFile, { force: true });
-    this.csvRows = 0;
   }
 
   /**
@@ -150,7 +107,7 @@ export class RawPartitionWriter {
    * writes them out as one or more files. For sources DuckDB reads itself, such as history files.
    */
   async appendQuery(query: string): Promise<void> {
-    if (!this.open) throw new Error('RawPartitionWriter is closed');
+    if (!this.appender) throw new Error('RawPartitionWriter is closed');
     await this.flushFile();
     const columns = this.table.columns.map((c) => `CAST("${c.name}" AS VARCHAR)`).join(', ');
     const result = await this.connection.run(
@@ -163,8 +120,8 @@ export class RawPartitionWriter {
   }
 
   private async flushFile(): Promise<void> {
-    if (!this.open) return;
-    await this.loadCsv();
+    if (!this.appender) return;
+    this.appender.flushSync();
     if (this.buffered === 0) return;
     const name = `${this.filePrefix}-${String(this.staged.length).padStart(5, '0')}.parquet`;
     const file = join(this.stagingDir, name);
@@ -182,7 +139,8 @@ export class RawPartitionWriter {
    */
   async close(): Promise<RawWriteResult> {
     await this.flushFile();
-    this.open = false;
+    this.appender?.closeSync();
+    this.appender = undefined;
     await this.connection.run(`DROP TABLE IF EXISTS ${this.bufferTable}`);
     if (this.staged.length > 0) {
       mkdirSync(this.target, { recursive: true });
@@ -195,8 +153,8 @@ export class RawPartitionWriter {
 
   /** Discards everything written so far (for a failed extraction). */
   async abort(): Promise<void> {
-    this.open = false;
-    this.pending = [];
+    this.appender?.closeSync();
+    this.appender = undefined;
     await this.connection.run(`DROP TABLE IF EXISTS ${this.bufferTable}`);
     rmSync(this.stagingDir, { recursive: true, force: true });
   }
