@@ -280,12 +280,15 @@ export class ManifestBuilder {
     for (const item of batch.events) {
       inc(m.interactions.byEventType, String(item.event_type));
       const key = String(item.customer_key);
-      inc(m.interactions.byKeyKind, key.slice(0, key.indexOf('#')));
+      const kind = key.slice(0, key.indexOf('#'));
+      inc(m.interactions.byKeyKind, kind);
+      // Counted on the items as written: a planted duplicate of a capitalized event is one more.
+      if (kind === 'email' && String(item.email) !== String(item.email).toLowerCase())
+        m.interactions.emailKeyedNotNormalized++;
     }
     m.interactions.identifiedVisitors += f.visitorsIdentified;
     m.interactions.unidentifiedVisitors += f.visitorsUnidentified;
     if (f.anonymousVisitor) m.interactions.anonymousOnlyVisitors++;
-    m.interactions.emailKeyedNotNormalized += f.emailKeyedNotNormalized;
     for (const row of batch.history) {
       const line = (this.historyLines.get(row.file) ?? 0) + 1;
       this.historyLines.set(row.file, line);
