@@ -187,7 +187,6 @@ export interface PersonFacts {
   readonly visitorsUnidentified: number;
   readonly anonymousVisitor: boolean;
   readonly emailAttributedOrders: number;
-  readonly emailKeyedNotNormalized: number;
   readonly window: WindowSignals | null;
   /**
    * The person's own orders over the whole range, legacy and MySQL eras, as placed (before dirty
@@ -446,7 +445,6 @@ export class PersonModel {
     const timed: [number, EventItem][] = [];
     const eraStart = Math.max(signupMs, o.startMs);
     const customerKey = `customer#${personId}`;
-    let emailKeyedNotNormalized = 0;
     const deviceFor = (channel: Channel) =>
       channel === 'mobile'
         ? 'mobile'
@@ -527,10 +525,7 @@ export class PersonModel {
         const alive = sentMs < activeUntil;
         const viaEsp = (): Via => {
           if (!rng.chance(MODEL.emailKeyedShare)) return CUSTOMER;
-          if (rng.chance(0.1)) {
-            emailKeyedNotNormalized++;
-            return { kind: 'email', address: capitalizeEmail(email) };
-          }
+          if (rng.chance(0.1)) return { kind: 'email', address: capitalizeEmail(email) };
           return { kind: 'email', address: email };
         };
         const attrs = { campaign_id: campaign.id };
@@ -963,7 +958,6 @@ export class PersonModel {
         visitorsUnidentified: inMysql ? visitors.filter((v) => !v.identified).length : 0,
         anonymousVisitor,
         emailAttributedOrders,
-        emailKeyedNotNormalized,
         window,
         purchases,
         firstPurchaseMs: purchases > 0 ? firstPurchaseMs : null,
