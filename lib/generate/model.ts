@@ -25,7 +25,8 @@ import {
  *
  * Purchases follow BG/NBD (Fader, Hardie and Lee 2005): while alive a person buys as a Poisson
  * process with a rate drawn from a gamma distribution, and after each purchase drops out with a
- * probability drawn from a beta distribution. The Poisson process is thinned by a monthly
+ * probability drawn from a beta distribution, with the parameters of a purchase profile
+ * (`PURCHASE_PROFILES`: the published CDNOW fit by default). The Poisson process is thinned by a monthly
  * seasonality (November and December peaks). Email opens and clicks, ad clicks and web browsing
  * rise with the person's purchase rate and fall after drop-out; a clicked email sometimes leads to an
  * extra order.
@@ -198,8 +199,6 @@ export interface PersonFacts {
   readonly firstPurchaseMs: number | null;
   /** Years from the first own order to drop-out (the last purchase) or the end of the range; 0 without orders. */
   readonly activeYears: number;
-  /** The purchase rate drawn for the person, per year while alive. */
-  readonly purchaseRatePerYear: number;
 }
 
 export interface PersonBatch {
@@ -319,6 +318,7 @@ export class PersonModel {
       if (t < endMs) times.push(t);
       const ratePerMs = (lambda * MAX_MONTH_FACTOR) / YEAR_MS;
       while (t < endMs && times.length < 2000) {
+        // BG/NBD as published: no dropout right after the first (trial) purchase, only after repeats.
         if ((times.length > 1 || profile.dropoutAfterFirstPurchase) && rng.chance(dropout)) {
           deathMs = t;
           break;
@@ -962,7 +962,6 @@ export class PersonModel {
         purchases,
         firstPurchaseMs: purchases > 0 ? firstPurchaseMs : null,
         activeYears,
-        purchaseRatePerYear: lambda,
       },
     };
     if (!fraud) plantDirt(batch, arng, o.dirtyShare, o.products, endMs);
