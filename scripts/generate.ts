@@ -34,6 +34,8 @@ Data set
   --dirty-share X          probability that a row is planted dirty (default ${DEFAULTS.dirtyShare})
   --fraud-share X          probability that a customer is a planted fraud case (default ${DEFAULTS.fraudShare})
   --history-key K          legacy_id or email: what history files hold in customer_id (default ${DEFAULTS.historyCustomerKey})
+  --profile P              retail (occasional buyers, the published CDNOW BG/NBD fit) or grocery
+                           (frequent buyers, about 11.5 purchases a year) (default ${DEFAULTS.purchaseProfile})
 
 Targets (a source without a target is written as files under --out)
   --out DIR                files, manifest.json, anomalies.jsonl (default .c360/generated)
@@ -71,6 +73,7 @@ function main(): Promise<void> {
       'dirty-share': { type: 'string' },
       'fraud-share': { type: 'string' },
       'history-key': { type: 'string' },
+      profile: { type: 'string' },
       out: { type: 'string', default: '.c360/generated' },
       'mysql-host': { type: 'string' },
       'mysql-port': { type: 'string', default: '3306' },
@@ -106,6 +109,10 @@ function main(): Promise<void> {
   if (historyKey !== undefined && historyKey !== 'legacy_id' && historyKey !== 'email') {
     fail(`--history-key: got "${historyKey}"; expected legacy_id or email`);
   }
+  const profile = values.profile;
+  if (profile !== undefined && profile !== 'retail' && profile !== 'grocery') {
+    fail(`--profile: got "${profile}"; expected retail or grocery`);
+  }
   const method = values['mysql-method'];
   if (method !== 'load-data' && method !== 'insert') fail(`--mysql-method: got "${method}"`);
   const options: GenerateOptions = {
@@ -119,6 +126,7 @@ function main(): Promise<void> {
     dirtyShare: number('dirty-share', values['dirty-share']),
     fraudShare: number('fraud-share', values['fraud-share']),
     historyCustomerKey: historyKey,
+    purchaseProfile: profile,
   };
   let mysqlInfo: MysqlConnectionInfo | undefined;
   if (values['mysql-host']) {
@@ -238,6 +246,13 @@ async function run(options: GenerateOptions, cli: CliTargets): Promise<void> {
             ...manifest.counts.mysql,
             interactions: manifest.counts.dynamodb.items,
             history: manifest.counts.history.rows,
+          },
+          purchases: {
+            profile: manifest.options.purchaseProfile,
+            buyers: manifest.purchases.buyers,
+            oneTimeBuyerShare: manifest.purchases.oneTimeBuyerShare,
+            medianOrdersPerBuyer: manifest.purchases.medianOrdersPerBuyer,
+            meanPurchasesPerYearWhileActive: manifest.purchases.meanPurchasesPerYearWhileActive,
           },
           fraudCustomers: manifest.anomalies.fraud.customers,
           dirtyRecords: manifest.anomalies.dirtyTotal,

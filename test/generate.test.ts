@@ -23,7 +23,9 @@ import {
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import { LocalMariaDb } from '../lib/local/mariadb.js';
 
-const OPTIONS = { customers: 400, seed: 'loader-test' };
+// The frequent-purchase profile: 400 people then give enough rows (over 1,000 orders) to fill several
+// loader chunks, which is what these tests are about, without a slower load of more people.
+const OPTIONS = { customers: 400, seed: 'loader-test', purchaseProfile: 'grocery' } as const;
 const TABLE = 'customer-interactions';
 
 let db: LocalMariaDb;

@@ -226,7 +226,8 @@ describe('DynamoDB extraction from a table export folder', () => {
     dynamo = await LocalDynamoDb.start();
     client = dynamo.client();
     const { manifest } = await generateDataset(
-      { customers: 150, seed: 4 },
+      // The frequent-purchase profile keeps this data set at over 3,000 items (several data files).
+      { customers: 150, seed: 4, purchaseProfile: 'grocery' },
       {
         dynamodb: { client, tableName: TABLE_BOTH },
         dynamodbExport: {

@@ -15,15 +15,20 @@ export {
 } from './dynamodb.js';
 export { type DataFileEntry, DynamoDbExportSink, type DynamoDbExportTarget } from './dynamodb-export.js';
 export { type DatasetSink, FileSink, HistorySink } from './files.js';
-export { LEGACY_RULE, type Manifest, ManifestBuilder } from './manifest.js';
+export { LEGACY_RULE, type Manifest, ManifestBuilder, PURCHASES_DEFINITION } from './manifest.js';
 export {
   type Anomaly,
+  CDNOW_BGNBD_FIT,
   DIRTY_KINDS,
   type FraudCase,
   legacyIdFor,
   MODEL,
   type PersonBatch,
+  type PersonFacts,
+  PURCHASE_PROFILES,
+  type PurchaseProfile,
   UNKNOWN_CUSTOMER_BASE,
+  WEEKS_PER_YEAR,
 } from './model.js';
 export { applyChanges, type ChangeOptions, type ChangeSet, type ChangeTargets } from './mutations.js';
 export {
@@ -35,7 +40,13 @@ export {
   mysqlSchemaStatements,
   prepareLoadSession,
 } from './mysql.js';
-export { DEFAULTS, type GenerateOptions, type ResolvedOptions, resolveOptions } from './options.js';
+export {
+  DEFAULTS,
+  type GenerateOptions,
+  type PurchaseProfileName,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
 export { Rng } from './rng.js';
 export { HISTORY_COLUMNS, MYSQL_COLUMNS } from './rows.js';
 export { compareWithManifest, countLoaded, type LoadedCounts } from './verify.js';

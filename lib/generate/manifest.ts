@@ -1,4 +1,11 @@
-import { DIRTY_KINDS, MODEL, type PersonBatch, UNKNOWN_CUSTOMER_BASE } from './model.js';
+import {
+  DIRTY_KINDS,
+  MODEL,
+  type PersonBatch,
+  PURCHASE_PROFILES,
+  type PurchaseProfile,
+  UNKNOWN_CUSTOMER_BASE,
+} from './model.js';
 import type { ResolvedOptions } from './options.js';
 import { O } from './rows.js';
 
@@ -21,9 +28,28 @@ export interface Manifest {
     readonly fraudShare: number;
     readonly fraudWindowDays: number;
     readonly historyCustomerKey: string;
+    readonly purchaseProfile: string;
   };
   /** The behavioural parameters the data was drawn from (true values for model-fitting tests). */
-  readonly model: typeof MODEL;
+  readonly model: typeof MODEL & { readonly purchases: PurchaseProfile & { readonly profile: string } };
+  /**
+   * The purchase distribution as realised, over buyers: people with at least one own order (see
+   * `PersonFacts.purchases`: both eras, legacy orders one by one, takeover orders excluded).
+   */
+  readonly purchases: {
+    readonly definition: string;
+    buyers: number;
+    /** Buyers with exactly one order. */
+    oneTimeBuyers: number;
+    /** oneTimeBuyers / buyers, 4 decimals. */
+    oneTimeBuyerShare: number;
+    /** Median orders per buyer (the lower middle value when the number of buyers is even). */
+    medianOrdersPerBuyer: number;
+    /** Repeat orders over the years buyers were active (first order to drop-out or the end), 2 decimals. */
+    meanPurchasesPerYearWhileActive: number;
+    /** Buyers by number of orders: "1" to "9" and "10+". */
+    ordersPerBuyer: Record<string, number>;
+  };
   readonly counts: {
     /** Rows per MySQL table, dirty rows included. */
     readonly mysql: { customers: number; products: number; orders: number; order_items: number };
@@ -100,6 +126,12 @@ export interface Manifest {
   };
 }
 
+export const PURCHASES_DEFINITION =
+  'buyers: people with at least one order of their own, over the legacy and MySQL eras (legacy orders ' +
+  'one by one, before same-day orders are summed into a history row; before dirty records; without a ' +
+  "takeover's orders); mean purchases a year while active: repeat orders divided by the years from each " +
+  "buyer's first order to their drop-out (their last order) or the end of the range";
+
 export const LEGACY_RULE =
   'legacy_id: L + 7-digit person number; a migrated customer keeps the number as its MySQL customer_id ' +
   '(L0000042 is customer 42); a legacy id with no MySQL customer is a legacy-only customer. ' +
@@ -112,6 +144,10 @@ const inc = (map: Record<string, number>, key: string, by = 1) => {
 export class ManifestBuilder {
   private readonly m: Manifest;
   private readonly historyLines = new Map<string, number>();
+  /** Buyers by number of orders, unbounded, for the exact median. */
+  private readonly buyersByOrders = new Map<number, number>();
+  private repeatOrders = 0;
+  private activeYears = 0;
 
   constructor(options: ResolvedOptions) {
     const dirty: Record<string, Record<string, number>> = {};
@@ -132,8 +168,21 @@ export class ManifestBuilder {
         fraudShare: options.fraudShare,
         fraudWindowDays: options.fraudWindowDays,
         historyCustomerKey: options.historyCustomerKey,
+        purchaseProfile: options.purchaseProfile,
       },
-      model: MODEL,
+      model: {
+        ...MODEL,
+        purchases: { profile: options.purchaseProfile, ...PURCHASE_PROFILES[options.purchaseProfile] },
+      },
+      purchases: {
+        definition: PURCHASES_DEFINITION,
+        buyers: 0,
+        oneTimeBuyers: 0,
+        oneTimeBuyerShare: 0,
+        medianOrdersPerBuyer: 0,
+        meanPurchasesPerYearWhileActive: 0,
+        ordersPerBuyer: {},
+      },
       counts: {
         mysql: { customers: 0, products: 0, orders: 0, order_items: 0 },
         dynamodb: { items: 0 },
@@ -213,6 +262,11 @@ export class ManifestBuilder {
       if (f.nonNormalizedEmail) m.people.nonNormalizedEmail++;
     }
     if (f.legacyOnly) m.people.legacyOnly++;
+    if (f.purchases > 0) {
+      this.buyersByOrders.set(f.purchases, (this.buyersByOrders.get(f.purchases) ?? 0) + 1);
+      this.repeatOrders += f.purchases - 1;
+      this.activeYears += f.activeYears;
+    }
     m.counts.mysql.orders += batch.orders.length;
     m.counts.mysql.order_items += batch.items.length;
     for (const row of batch.orders) {
@@ -226,12 +280,15 @@ export class ManifestBuilder {
     for (const item of batch.events) {
       inc(m.interactions.byEventType, String(item.event_type));
       const key = String(item.customer_key);
-      inc(m.interactions.byKeyKind, key.slice(0, key.indexOf('#')));
+      const kind = key.slice(0, key.indexOf('#'));
+      inc(m.interactions.byKeyKind, kind);
+      // Counted on the items as written: a planted duplicate of a capitalized event is one more.
+      if (kind === 'email' && String(item.email) !== String(item.email).toLowerCase())
+        m.interactions.emailKeyedNotNormalized++;
     }
     m.interactions.identifiedVisitors += f.visitorsIdentified;
     m.interactions.unidentifiedVisitors += f.visitorsUnidentified;
     if (f.anonymousVisitor) m.interactions.anonymousOnlyVisitors++;
-    m.interactions.emailKeyedNotNormalized += f.emailKeyedNotNormalized;
     for (const row of batch.history) {
       const line = (this.historyLines.get(row.file) ?? 0) + 1;
       this.historyLines.set(row.file, line);
@@ -258,12 +315,43 @@ export class ManifestBuilder {
     }
   }
 
+  private purchases(): Manifest['purchases'] {
+    const byOrders = [...this.buyersByOrders.entries()].sort(([a], [b]) => a - b);
+    const buyers = byOrders.reduce((sum, [, n]) => sum + n, 0);
+    const ordersPerBuyer: Record<string, number> = {};
+    for (let k = 1; k <= 9; k++) ordersPerBuyer[String(k)] = this.buyersByOrders.get(k) ?? 0;
+    ordersPerBuyer['10+'] = byOrders.filter(([k]) => k >= 10).reduce((sum, [, n]) => sum + n, 0);
+    // The lower median: the order count of the ceil(buyers / 2)-th buyer in ascending order.
+    let median = 0;
+    let seen = 0;
+    for (const [orders, n] of byOrders) {
+      seen += n;
+      if (seen >= Math.ceil(buyers / 2)) {
+        median = orders;
+        break;
+      }
+    }
+    const oneTime = this.buyersByOrders.get(1) ?? 0;
+    const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+    return {
+      definition: PURCHASES_DEFINITION,
+      buyers,
+      oneTimeBuyers: oneTime,
+      oneTimeBuyerShare: buyers > 0 ? round(oneTime / buyers, 4) : 0,
+      medianOrdersPerBuyer: median,
+      meanPurchasesPerYearWhileActive:
+        this.activeYears > 0 ? round(this.repeatOrders / this.activeYears, 2) : 0,
+      ordersPerBuyer,
+    };
+  }
+
   build(): Manifest {
     const m = this.m;
     const sorted = (r: Record<string, number>) =>
       Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     return {
       ...m,
+      purchases: this.purchases(),
       counts: { ...m.counts, history: { ...m.counts.history, files: sorted(m.counts.history.files) } },
       orders: { ...m.orders, byPaymentMethod: sorted(m.orders.byPaymentMethod) },
       interactions: { ...m.interactions, byEventType: sorted(m.interactions.byEventType) },

@@ -7,7 +7,7 @@ import {
   PLACES,
   seasonFactor,
 } from './catalog.js';
-import { DAY_MS, type ResolvedOptions } from './options.js';
+import { DAY_MS, type PurchaseProfileName, type ResolvedOptions } from './options.js';
 import { Rng } from './rng.js';
 import {
   type EventItem,
@@ -25,16 +25,13 @@ import {
  *
  * Purchases follow BG/NBD (Fader, Hardie and Lee 2005): while alive a person buys as a Poisson
  * process with a rate drawn from a gamma distribution, and after each purchase drops out with a
- * probability drawn from a beta distribution. The Poisson process is thinned by a monthly
+ * probability drawn from a beta distribution, with the parameters of a purchase profile
+ * (`PURCHASE_PROFILES`: the published CDNOW fit by default). The Poisson process is thinned by a monthly
  * seasonality (November and December peaks). Email opens and clicks, ad clicks and web browsing
  * rise with the person's purchase rate and fall after drop-out; a clicked email sometimes leads to an
  * extra order.
  */
 export const MODEL = {
-  /** Purchase rate per year while alive: gamma(shape, scale), mean shape * scale. */
-  purchaseRate: { shape: 1.1, scale: 10.5, capPerYear: 150 },
-  /** Probability of dropping out after each purchase: beta(a, b). */
-  dropout: { a: 1.0, b: 16 },
   /** Share of people who sign up and never buy. */
   neverBuyShare: 0.12,
   /** Lines per order: 1 + Poisson(mu), mu ~ gamma(shape, scale) per person. */
@@ -60,6 +57,63 @@ export const MODEL = {
   /** Share of people who also leave a trail as an anonymous visitor who never becomes a customer. */
   anonymousVisitorShare: 0.3,
 } as const;
+
+/** How often people buy and when they stop: the BG/NBD parameters of one kind of retailer. */
+export interface PurchaseProfile {
+  readonly description: string;
+  /** Purchase rate per year while alive: gamma(shape, scale), mean shape * scale, capped. */
+  readonly purchaseRate: { readonly shape: number; readonly scale: number; readonly capPerYear: number };
+  /** Probability of dropping out after a purchase: beta(a, b). */
+  readonly dropout: { readonly a: number; readonly b: number };
+  /**
+   * Whether a person may drop out right after the first purchase. BG/NBD as published lets people drop
+   * out only after a repeat purchase (a one-time buyer is alive for sure), and the fitted parameters
+   * only mean what they say under that assumption; the grocery profile keeps the older variant.
+   */
+  readonly dropoutAfterFirstPurchase: boolean;
+  /**
+   * Email, ad and browsing engagement rise with log(rate / centre); rates below `floor` count as
+   * `floor` (someone who almost never buys still opens some email).
+   */
+  readonly engagement: { readonly centre: number; readonly floor: number };
+}
+
+/** Weeks in the 365.25-day year the generator counts in. */
+export const WEEKS_PER_YEAR = 365.25 / 7;
+
+/**
+ * The BG/NBD fit to the CDNOW cohort (2,357 customers, 78 weeks) published by Fader, Hardie and Lee,
+ * "Counting Your Customers the Easy Way: An Alternative to the Pareto/NBD Model", Marketing Science
+ * 24(2), 2005: purchase rate gamma(r, alpha) per week, dropout beta(a, b).
+ */
+export const CDNOW_BGNBD_FIT = { r: 0.243, alphaWeeks: 4.414, a: 0.793, b: 2.426 } as const;
+
+export const PURCHASE_PROFILES: Readonly<Record<PurchaseProfileName, PurchaseProfile>> = {
+  retail: {
+    description:
+      'occasional retail: the published CDNOW BG/NBD fit (r 0.243, alpha 4.414 weeks, a 0.793, b 2.426); ' +
+      'about 2.9 purchases a year while alive on average, most people far fewer',
+    purchaseRate: {
+      shape: CDNOW_BGNBD_FIT.r,
+      // A rate of gamma(r, rate alpha) per week is gamma(r, scale 1 / alpha) per week, so
+      // gamma(r, scale WEEKS_PER_YEAR / alpha) per year.
+      scale: WEEKS_PER_YEAR / CDNOW_BGNBD_FIT.alphaWeeks,
+      capPerYear: 150,
+    },
+    dropout: { a: CDNOW_BGNBD_FIT.a, b: CDNOW_BGNBD_FIT.b },
+    dropoutAfterFirstPurchase: false,
+    engagement: { centre: (CDNOW_BGNBD_FIT.r * WEEKS_PER_YEAR) / CDNOW_BGNBD_FIT.alphaWeeks, floor: 0.5 },
+  },
+  grocery: {
+    description:
+      'frequent-purchase retail (grocery, drugstore): about 11.5 purchases a year while alive, ' +
+      'dropout beta(1, 16) after every purchase, the first included',
+    purchaseRate: { shape: 1.1, scale: 10.5, capPerYear: 150 },
+    dropout: { a: 1.0, b: 16 },
+    dropoutAfterFirstPurchase: true,
+    engagement: { centre: 6, floor: 0.05 },
+  },
+};
 
 /** Ids at and above this never belong to a customer: used for orders and events of unknown customers. */
 export const UNKNOWN_CUSTOMER_BASE = 1_000_000_000_000;
@@ -134,8 +188,17 @@ export interface PersonFacts {
   readonly visitorsUnidentified: number;
   readonly anonymousVisitor: boolean;
   readonly emailAttributedOrders: number;
-  readonly emailKeyedNotNormalized: number;
   readonly window: WindowSignals | null;
+  /**
+   * The person's own orders over the whole range, legacy and MySQL eras, as placed (before dirty
+   * records; a takeover's orders are not the person's). Legacy orders count one by one, although the
+   * history files sum a day's orders into one row.
+   */
+  readonly purchases: number;
+  /** Time of the first own order, epoch ms; null without one. */
+  readonly firstPurchaseMs: number | null;
+  /** Years from the first own order to drop-out (the last purchase) or the end of the range; 0 without orders. */
+  readonly activeYears: number;
 }
 
 export interface PersonBatch {
@@ -239,11 +302,12 @@ export class PersonModel {
     const signupMs = legacy
       ? growthTime(rng, o.historyStartMs, o.startMs)
       : growthTime(rng, o.startMs, endMs - 14 * DAY_MS);
+    const profile = PURCHASE_PROFILES[o.purchaseProfile];
     const lambda = Math.min(
-      MODEL.purchaseRate.capPerYear,
-      rng.gamma(MODEL.purchaseRate.shape, MODEL.purchaseRate.scale),
+      profile.purchaseRate.capPerYear,
+      rng.gamma(profile.purchaseRate.shape, profile.purchaseRate.scale),
     );
-    const dropout = rng.beta(MODEL.dropout.a, MODEL.dropout.b);
+    const dropout = rng.beta(profile.dropout.a, profile.dropout.b);
     const buyer = !rng.chance(MODEL.neverBuyShare);
 
     // ---- when they buy (BG/NBD with seasonal thinning)
@@ -254,7 +318,8 @@ export class PersonModel {
       if (t < endMs) times.push(t);
       const ratePerMs = (lambda * MAX_MONTH_FACTOR) / YEAR_MS;
       while (t < endMs && times.length < 2000) {
-        if (rng.chance(dropout)) {
+        // BG/NBD as published: no dropout right after the first (trial) purchase, only after repeats.
+        if ((times.length > 1 || profile.dropoutAfterFirstPurchase) && rng.chance(dropout)) {
           deathMs = t;
           break;
         }
@@ -303,7 +368,7 @@ export class PersonModel {
     ]);
     const basketMu = rng.gamma(MODEL.basket.shape, MODEL.basket.scale);
     // Engagement rises with the purchase rate (log scale around the population mean).
-    const z = Math.log(Math.max(lambda, 0.05) / 6);
+    const z = Math.log(Math.max(lambda, profile.engagement.floor) / profile.engagement.centre);
     const openP = sigmoid(-1.0 + 0.55 * z + rng.normal(0, 0.4));
     const clickP = sigmoid(-1.6 + 0.4 * z + rng.normal(0, 0.4));
     const adClickP = sigmoid(-3.4 + 0.5 * z + rng.normal(0, 0.3));
@@ -380,7 +445,6 @@ export class PersonModel {
     const timed: [number, EventItem][] = [];
     const eraStart = Math.max(signupMs, o.startMs);
     const customerKey = `customer#${personId}`;
-    let emailKeyedNotNormalized = 0;
     const deviceFor = (channel: Channel) =>
       channel === 'mobile'
         ? 'mobile'
@@ -461,10 +525,7 @@ export class PersonModel {
         const alive = sentMs < activeUntil;
         const viaEsp = (): Via => {
           if (!rng.chance(MODEL.emailKeyedShare)) return CUSTOMER;
-          if (rng.chance(0.1)) {
-            emailKeyedNotNormalized++;
-            return { kind: 'email', address: capitalizeEmail(email) };
-          }
+          if (rng.chance(0.1)) return { kind: 'email', address: capitalizeEmail(email) };
           return { kind: 'email', address: email };
         };
         const attrs = { campaign_id: campaign.id };
@@ -856,6 +917,16 @@ export class PersonModel {
       }
     }
 
+    let purchases = 0;
+    let firstPurchaseMs = Number.POSITIVE_INFINITY;
+    for (const order of orders) {
+      if (order.fraud) continue;
+      purchases++;
+      firstPurchaseMs = Math.min(firstPurchaseMs, order.atMs);
+    }
+    const activeYears =
+      purchases > 0 ? Math.max(0, Math.min(activeUntil, endMs) - firstPurchaseMs) / YEAR_MS : 0;
+
     const batch: PersonBatch = {
       personId,
       customer,
@@ -887,8 +958,10 @@ export class PersonModel {
         visitorsUnidentified: inMysql ? visitors.filter((v) => !v.identified).length : 0,
         anonymousVisitor,
         emailAttributedOrders,
-        emailKeyedNotNormalized,
         window,
+        purchases,
+        firstPurchaseMs: purchases > 0 ? firstPurchaseMs : null,
+        activeYears,
       },
     };
     if (!fraud) plantDirt(batch, arng, o.dirtyShare, o.products, endMs);

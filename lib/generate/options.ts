@@ -1,5 +1,8 @@
 /** Options of the data generator, their defaults and their validation. */
 
+/** `retail` (occasional purchases, the published CDNOW fit) or `grocery` (frequent purchases). */
+export type PurchaseProfileName = 'retail' | 'grocery';
+
 export type HistoryCustomerKey = 'legacy_id' | 'email';
 
 export interface GenerateOptions {
@@ -55,6 +58,13 @@ export interface GenerateOptions {
    * @default 'legacy_id'
    */
   readonly historyCustomerKey?: HistoryCustomerKey;
+  /**
+   * How often people buy and when they stop (`PURCHASE_PROFILES` in model.ts): `retail` is the
+   * published BG/NBD fit to CDNOW (about half of buyers buy once), `grocery` frequent purchases
+   * (about 11.5 a year while alive).
+   * @default 'retail'
+   */
+  readonly purchaseProfile?: PurchaseProfileName;
 }
 
 export interface ResolvedOptions {
@@ -69,6 +79,7 @@ export interface ResolvedOptions {
   readonly fraudShare: number;
   readonly fraudWindowDays: number;
   readonly historyCustomerKey: HistoryCustomerKey;
+  readonly purchaseProfile: PurchaseProfileName;
   /** Start of the MySQL era, epoch ms. */
   readonly startMs: number;
   /** End of the range, exclusive (start of the day after `end`), epoch ms. */
@@ -89,6 +100,7 @@ export const DEFAULTS = {
   fraudShare: 0.01,
   fraudWindowDays: 30,
   historyCustomerKey: 'legacy_id',
+  purchaseProfile: 'retail',
 } as const;
 
 export const DAY_MS = 86_400_000;
@@ -141,6 +153,10 @@ export function resolveOptions(options: GenerateOptions): ResolvedOptions {
   if (historyCustomerKey !== 'legacy_id' && historyCustomerKey !== 'email') {
     throw new Error(`historyCustomerKey: got "${historyCustomerKey}"; expected legacy_id or email`);
   }
+  const purchaseProfile = options.purchaseProfile ?? DEFAULTS.purchaseProfile;
+  if (purchaseProfile !== 'retail' && purchaseProfile !== 'grocery') {
+    throw new Error(`purchaseProfile: got "${purchaseProfile}"; expected retail or grocery`);
+  }
   return {
     customers,
     seed: String(options.seed),
@@ -153,6 +169,7 @@ export function resolveOptions(options: GenerateOptions): ResolvedOptions {
     fraudShare: share(options.fraudShare ?? DEFAULTS.fraudShare, 'fraudShare'),
     fraudWindowDays,
     historyCustomerKey,
+    purchaseProfile,
     startMs,
     endMs,
     historyStartMs,
