@@ -1,5 +1,5 @@
 /**
- * The benchmark: `npm run bench -- [--customers 1000000] [--scenarios pipeline,generate]
+ * The benchmark: `npm run bench -- [--customers 1000000] [--profile retail|grocery] [--scenarios pipeline,generate]
  * [--data-dir DIR] [--fresh] [--results-dir bench/results]`.
  *
  *   pipeline  generated sources extracted into a raw zone (cached under --data-dir), then a full run
@@ -24,6 +24,8 @@ export interface BenchArgs {
   readonly dataDir: string;
   readonly fresh: boolean;
   readonly resultsDir: string;
+  /** The generator's purchase profile (`retail`, the published CDNOW fit, or `grocery`). */
+  readonly profile: 'retail' | 'grocery';
 }
 
 export const DEFAULT_CUSTOMERS = 1_000_000;
@@ -36,6 +38,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     'data-dir'?: string;
     fresh?: boolean;
     'results-dir'?: string;
+    profile?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -46,13 +49,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         'data-dir': { type: 'string' },
         fresh: { type: 'boolean' },
         'results-dir': { type: 'string' },
+        profile: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     throw new Error(
-      `${(error as Error).message}; expected --customers N, --scenarios ${BENCH_SCENARIOS.join(',')}, --data-dir DIR, --fresh, --results-dir DIR`,
+      `${(error as Error).message}; expected --customers N, --scenarios ${BENCH_SCENARIOS.join(',')}, --profile retail|grocery, --data-dir DIR, --fresh, --results-dir DIR`,
     );
   }
   const text = values.customers ?? String(DEFAULT_CUSTOMERS);
@@ -74,10 +78,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   if (duplicate) throw new Error(`--scenarios: "${duplicate}" is given twice`);
 
   if (values['data-dir'] === '') throw new Error('--data-dir: empty; expected a folder');
+  const profile = values.profile ?? 'retail';
+  if (profile !== 'retail' && profile !== 'grocery')
+    throw new Error(`--profile: got "${profile}"; expected retail or grocery`);
   return {
     customers,
     scenarios: names as BenchScenario[],
-    dataDir: values['data-dir'] ?? `.c360/bench/${customers}-bench`,
+    profile,
+    dataDir: values['data-dir'] ?? `.c360/bench/${customers}-${profile}`,
     fresh: values.fresh ?? false,
     resultsDir: values['results-dir'] ?? 'bench/results',
   };
@@ -97,6 +105,7 @@ async function main(): Promise<void> {
     if (scenario === 'pipeline') {
       const pipeline = await runPipelineScenario({
         customers: args.customers,
+        profile: args.profile,
         dataDir: args.dataDir,
         fresh: args.fresh,
         log,

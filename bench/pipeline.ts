@@ -44,6 +44,11 @@ import { rate } from './report.js';
 
 export interface PipelineScenarioOptions {
   readonly customers: number;
+  /**
+   * The generator's purchase profile.
+   * @default 'retail'
+   */
+  readonly profile?: 'retail' | 'grocery';
   /** Where the raw zones are cached and the runs' lake is made. */
   readonly dataDir: string;
   /**
@@ -67,6 +72,8 @@ const CACHE_FILE = 'raw-cache.json';
 /** What a filled data folder holds, and how it was made. */
 interface RawCache {
   readonly customers: number;
+  /** Absent in caches made before profiles existed: those hold the frequent-purchase (grocery) data. */
+  readonly profile?: 'retail' | 'grocery';
   readonly seed: string;
   readonly runDate: string;
   readonly nextDate: string;
@@ -336,6 +343,7 @@ async function buildRawZones(
   config: Customer360Config,
   options: {
     readonly customers: number;
+    readonly profile?: 'retail' | 'grocery';
     readonly runDate: string;
     readonly dataDir: string;
     readonly log: (line: string) => void;
@@ -359,7 +367,13 @@ async function buildRawZones(
     'sources: generate into MariaDB, DynamoDB export, history files',
     () =>
       generateDataset(
-        { customers, seed: SEED, end: runDate, historyCustomerKey: config.sources.history.customerKey },
+        {
+          customers,
+          seed: SEED,
+          end: runDate,
+          historyCustomerKey: config.sources.history.customerKey,
+          purchaseProfile: options.profile ?? 'retail',
+        },
         {
           mysql: { connection: db.connection },
           dynamodbExport: { dir: dirs.exportDir, tableName },
@@ -496,7 +510,15 @@ async function buildRawZones(
   await db.stop();
   servers.mariadb = undefined;
   meter.mariadbPid = undefined;
-  return { customers, seed: SEED, runDate, nextDate, sources, preparation };
+  return {
+    customers,
+    profile: options.profile ?? 'retail',
+    seed: SEED,
+    runDate,
+    nextDate,
+    sources,
+    preparation,
+  };
 }
 
 const cell = (n: number | undefined) => (n === undefined ? '–' : n.toLocaleString('en-US'));
@@ -621,6 +643,7 @@ export async function runPipelineScenario(options: PipelineScenarioOptions): Pro
       const found = JSON.parse(readFileSync(cacheFile, 'utf8')) as RawCache;
       if (
         found.customers === options.customers &&
+        (found.profile ?? 'grocery') === (options.profile ?? 'retail') &&
         found.seed === SEED &&
         found.runDate === runDate &&
         existsSync(dirs.dayLake) &&
@@ -639,7 +662,7 @@ export async function runPipelineScenario(options: PipelineScenarioOptions): Pro
       mkdirSync(dirs.historyDir, { recursive: true });
       cache = await buildRawZones(
         config,
-        { customers: options.customers, dataDir, runDate, log },
+        { customers: options.customers, profile: options.profile, dataDir, runDate, log },
         dirs,
         meter,
         servers,

@@ -16,11 +16,12 @@ import {
 } from '../bench/report.js';
 
 describe('parseBenchArgs', () => {
-  it('defaults to the pipeline scenario at a million customers, cached under .c360/bench/<N>-bench', () => {
+  it('defaults to the pipeline scenario at a million retail customers, cached under .c360/bench/<N>-<profile>', () => {
     expect(parseBenchArgs([])).toEqual({
       customers: DEFAULT_CUSTOMERS,
       scenarios: ['pipeline'],
-      dataDir: '.c360/bench/1000000-bench',
+      profile: 'retail',
+      dataDir: '.c360/bench/1000000-retail',
       fresh: false,
       resultsDir: 'bench/results',
     });
@@ -29,11 +30,20 @@ describe('parseBenchArgs', () => {
 
   it('reads every option; the data folder follows --customers unless given', () => {
     expect(
-      parseBenchArgs(['--customers', '100_000', '--scenarios', 'generate, pipeline', '--fresh']),
+      parseBenchArgs([
+        '--customers',
+        '100_000',
+        '--scenarios',
+        'generate, pipeline',
+        '--fresh',
+        '--profile',
+        'grocery',
+      ]),
     ).toEqual({
       customers: 100_000,
       scenarios: ['generate', 'pipeline'],
-      dataDir: '.c360/bench/100000-bench',
+      profile: 'grocery',
+      dataDir: '.c360/bench/100000-grocery',
       fresh: true,
       resultsDir: 'bench/results',
     });
@@ -43,6 +53,7 @@ describe('parseBenchArgs', () => {
   });
 
   it.each([
+    [['--profile', 'bakery'], /--profile: got "bakery"; expected retail or grocery/],
     [['--customers', '0'], /--customers: got "0"; expected a whole number of at least 1/],
     [['--customers', '1e6'], /--customers: got "1e6"/],
     [['--customers=-5'], /--customers: got "-5"/],
