@@ -39,6 +39,7 @@ import { extractMysql, type MysqlTableName } from '../lib/local/extract-mysql.js
 import { LocalMariaDb } from '../lib/local/mariadb.js';
 import { type LocalRunSummary, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import { lockWorkspace, openWorkspaceEngine, type Workspace, workspaceAt } from '../lib/local/workspace.js';
+import { allTables } from '../lib/schema/tables.js';
 import type { Measure, PipelineFigures, RunCost, RunFigures, StateFigures } from './report.js';
 import { rate } from './report.js';
 
@@ -291,7 +292,9 @@ export function runPartitionBytes(lakeRoot: string, runDate: string, runId: stri
         if (!entry.isDirectory() || entry.name.startsWith('_')) continue;
         const path = join(dir, entry.name);
         if (entry.name === `run_date=${runDate}`) {
-          const table = relative(join(lakeRoot, zone), dir).split('/').join('_');
+          const location = `${relative(join(lakeRoot, zone), dir).split('/').join('/')}/`;
+          const declared = allTables.find((t) => t.zone === zone && t.location === location);
+          const table = declared?.name ?? location.slice(0, -1).split('/').join('_');
           found[`${zone}.${table}`] = folderBytes(join(path, `run_id=${runId}`));
         } else if (!entry.name.includes('=')) walk(path);
       }

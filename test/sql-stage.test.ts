@@ -268,6 +268,24 @@ describe('stage: staging, identity resolution and quarantine on a hand-made raw 
       order_id: '14',
       order_at: '0000-00-00 00:00:00',
     });
+    // A DynamoDB item's record names its keys and the raw partition holding the whole item, which
+    // stage no longer carries: the raw row is found from them.
+    const garbled = rejects.find((r) => r.source === 'dynamodb.interactions' && r.record_key === 'e9');
+    const record = JSON.parse(String(garbled?.record_json)) as Record<string, string>;
+    expect(record).toEqual({
+      customer_key: 'customer#1',
+      event_key: '2024-06-01T10:00:00.000Z#e9',
+      event_id: 'e9',
+      event_type: 'web_visit',
+      event_at: 'not a date',
+      customer_id: '1',
+      ingest_date: '2024-06-01',
+    });
+    const raw = await lake.engine.runAndReadAll(
+      `SELECT item_json FROM raw.dynamodb_interactions WHERE ingest_date = DATE '${record.ingest_date}'
+         AND customer_key = '${record.customer_key}' AND event_key = '${record.event_key}'`,
+    );
+    expect(raw.getRowObjectsJson()).toEqual([{ item_json: '{}' }]);
   });
 
   it('accepts refunds and cancellations (flagged as not revenue) and an order on the last second of the run date', async () => {

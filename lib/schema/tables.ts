@@ -342,7 +342,12 @@ export const stageRejects: TableSchema = {
       },
     ),
     col('detail', 'string', 'The offending value or context.'),
-    col('record_json', 'string', 'The rejected record as JSON.', { pii: true }),
+    col(
+      'record_json',
+      'string',
+      "The rejected record's identifying fields as JSON; for a DynamoDB item its keys and the raw ingest_date whose item_json holds the whole item.",
+      { pii: true },
+    ),
   ],
   partitionKeys: runPartitionKeys,
 };
@@ -354,14 +359,14 @@ export const stageRejects: TableSchema = {
  * plus the raw partition it came from. The next run starts from it and reads only the raw partitions
  * landed since (see the snapshot models in sql/stage/), so a daily run does not re-read all of raw.
  */
-function snapshotOf(raw: TableSchema, latest: string): TableSchema {
+function snapshotOf(raw: TableSchema, latest: string, omit: readonly string[] = []): TableSchema {
   return {
     name: `snapshot_${raw.name}`,
     zone: 'stage',
     location: `snapshots/${raw.name}/`,
     description: `${latest} as of the run date: the snapshot of raw.${raw.name} the next run starts from.`,
     columns: [
-      ...raw.columns,
+      ...raw.columns.filter((c) => !omit.includes(c.name)),
       { ...ingestDate, description: 'The raw partition (extraction day) the row was read from.' },
     ],
     partitionKeys: runPartitionKeys,
@@ -384,9 +389,12 @@ export const snapshotMysqlOrderItems = snapshotOf(
   rawMysqlOrderItems,
   'The latest extracted version of each MySQL order line (and every row without a key)',
 );
+// Without item_json, half of raw's bytes: every run would write and read it again, for the few items
+// that are quarantined. The whole item stays in raw, found by ingest_date and the item's keys.
 export const snapshotDynamodbInteractions = snapshotOf(
   rawDynamodbInteractions,
-  'The latest write of each DynamoDB interaction item (per customer_key and event_key)',
+  'The latest write of each DynamoDB interaction item (per customer_key and event_key), without item_json',
+  ['item_json'],
 );
 export const snapshotHistoryOrders = snapshotOf(
   rawHistoryOrders,

@@ -84,7 +84,20 @@ final as (
             when events.event_at is null then events.event_at_raw
             else events.customer_key
         end as reject_detail,
-        events.item_json as record_json
+        -- the item's keys and the raw partition that holds the whole item (raw.dynamodb_interactions
+        -- item_json): carrying every item's JSON through stage would double what each run reads
+        json_format(cast(map(
+            array['customer_key', 'event_key', 'event_id', 'event_type', 'event_at', 'customer_id', 'ingest_date'],
+            array[
+                events.customer_key,
+                events.event_key,
+                events.event_id,
+                events.event_type,
+                events.event_at_raw,
+                events.customer_id_raw,
+                cast(events.ingest_date as varchar)
+            ]
+        ) as json)) as record_json
     from events
     left join copies
         on events.event_id = copies.event_id

@@ -26,7 +26,6 @@ with previous_snapshot as (
         rating,
         points,
         cost,
-        item_json,
         ingested_at,
         ingest_date
     from stage.snapshot_dynamodb_interactions
@@ -58,7 +57,6 @@ landed_since as (
         rating,
         points,
         cost,
-        item_json,
         ingested_at,
         ingest_date
     from raw.dynamodb_interactions
@@ -73,7 +71,7 @@ source as (
 ),
 
 -- Most items are written once. Only keys with several versions are looked at, on their keys and
--- times alone: ranking every wide row (item_json) would sort all of them. The keys are read again
+-- times alone: ranking every wide row would sort all of them. The keys are read again
 -- from the tables, not from source: a second reference to a CTE makes DuckDB materialize it whole.
 version_times as (
     select
@@ -139,7 +137,6 @@ final as (
         rating,
         points,
         cost,
-        item_json,
         ingested_at,
         ingest_date
     from latest_versions

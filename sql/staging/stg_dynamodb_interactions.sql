@@ -35,7 +35,7 @@ final as (
         try_cast(rating as double) as rating,
         try_cast(points as double) as points,
         try_cast(cost as double) as cost,
-        item_json
+        ingest_date
     from source
 )
 
