@@ -39,7 +39,7 @@ import { extractMysql, type MysqlTableName } from '../lib/local/extract-mysql.js
 import { LocalMariaDb } from '../lib/local/mariadb.js';
 import { type LocalRunSummary, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import { lockWorkspace, openWorkspaceEngine, type Workspace, workspaceAt } from '../lib/local/workspace.js';
-import { allTables } from '../lib/schema/tables.js';
+import { tableAtLocation } from '../lib/schema/tables.js';
 import type { Measure, PipelineFigures, RunCost, RunFigures, StateFigures } from './report.js';
 import { rate } from './report.js';
 
@@ -293,7 +293,7 @@ export function runPartitionBytes(lakeRoot: string, runDate: string, runId: stri
         const path = join(dir, entry.name);
         if (entry.name === `run_date=${runDate}`) {
           const location = `${relative(join(lakeRoot, zone), dir).split('/').join('/')}/`;
-          const declared = allTables.find((t) => t.zone === zone && t.location === location);
+          const declared = tableAtLocation(zone, location);
           const table = declared?.name ?? location.slice(0, -1).split('/').join('_');
           found[`${zone}.${table}`] = folderBytes(join(path, `run_id=${runId}`));
         } else if (!entry.name.includes('=')) walk(path);

@@ -12,11 +12,11 @@ import type { Customer360Config } from '../config/schema.js';
 import { prepareQuery, prepareQueryInputSchema } from '../pipeline/queries.js';
 import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
 import {
-  allTables,
   rawDynamodbInteractions,
   rawHistoryOrders,
   rawTables,
   stageAndAnalyticsRunTables,
+  tableAtLocation,
 } from '../schema/tables.js';
 import { loadModels } from '../sql/models.js';
 import { AthenaTaskError, folderLakeStore, LOCAL_NAMES, LocalAthena } from './athena.js';
@@ -368,7 +368,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       /TO 's3:\/\/([a-z]+)\/([a-z0-9_/]+\/)run_date=(\d{4}-\d{2}-\d{2})\/run_id=([A-Za-z0-9_-]+)\//.exec(
         QueryString,
       );
-    const table = located && allTables.find((t) => t.zone === located[1] && t.location === located[2]);
+    const table = located && tableAtLocation(located[1] ?? '', located[2] ?? '');
     const target =
       located && table ? [located[0], table.zone, table.name, located[3], located[4]] : undefined;
     const queryStarted = performance.now();

@@ -431,6 +431,11 @@ export const analyticsTables: readonly TableSchema[] = martTables;
 
 export const allTables: readonly TableSchema[] = [...rawTables, ...stageTables, ...analyticsTables];
 
+/** The table stored at `location` (as in `TableSchema.location`, `snapshots/mysql_orders/`) of a zone. */
+export function tableAtLocation(zone: string, location: string): TableSchema | undefined {
+  return allTables.find((t) => t.zone === zone && t.location === location);
+}
+
 /** The tables each run writes a `run_date=D/run_id=R/` partition of (what expiring a run deletes). */
 export const stageAndAnalyticsRunTables: readonly TableSchema[] = [...stageTables, ...analyticsTables].filter(
   (t) => t.partitionKeys.some((k) => k.name === 'run_id'),
