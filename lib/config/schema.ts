@@ -238,6 +238,55 @@ export const configSchema = z
         maxRejectShare: z.number().min(0).max(1).default(0.05),
       })
       .prefault({}),
+    models: z
+      .strictObject({
+        clv: z
+          .strictObject({
+            /**
+             * Unit of recency and age in the (x, t_x, T) triples the BG/NBD fit groups customers by: `day`
+             * keeps the paper's days / 7; `week` rounds to whole weeks, so a large base has fewer distinct
+             * triples (a cheaper fit and scoring table) at the cost of up to 6 days' precision.
+             */
+            timeResolution: z.enum(['day', 'week']).default('day'),
+            /** Expected purchases are reported over these two horizons. */
+            shortHorizonDays: dayCount.default(90),
+            longHorizonDays: dayCount.default(365),
+            /** Lifetime value: expected spend x purchases over this horizon, each discounted to today. */
+            lifetimeHorizonDays: dayCount.default(365),
+            /** Annual rate the lifetime value's future purchases are discounted at. */
+            annualDiscountRate: z.number().min(0).max(1).default(0.1),
+            /** Gamma-Gamma is fitted on at most this many repeat buyers (a hashed sample). */
+            spendSampleSize: positiveInt.max(1_000_000).default(100_000),
+          })
+          .prefault({}),
+        churn: z
+          .strictObject({
+            /** H: churned = no revenue order in the H days after the cutoff. */
+            horizonDays: positiveInt.min(7).max(730).default(90),
+            /** Training and evaluation each use at most this many customers (a hashed sample). */
+            sampleSize: positiveInt.min(100).max(1_000_000).default(100_000),
+            /** L2 penalty of the logistic regression, on standardized features. */
+            l2: z.number().min(0).max(1_000_000).default(1),
+            /** A customer is predicted to churn when the probability reaches this. */
+            threshold: z.number().gt(0).lt(1).default(0.5),
+          })
+          .prefault({}),
+        kmeans: z
+          .strictObject({
+            /** A fixed number of clusters; without it k is chosen by silhouette within kRange. */
+            k: positiveInt.min(2).max(12).optional(),
+            kRange: z
+              .tuple([positiveInt.min(2).max(12), positiveInt.min(2).max(12)])
+              .refine(([low, high]) => low <= high, 'expected [low, high] with low <= high')
+              .default([3, 6]),
+            restarts: positiveInt.max(50).default(5),
+            seed: z.number().int().min(0).default(42),
+            /** K-Means is fitted on at most this many customers (a hashed sample). */
+            sampleSize: positiveInt.min(100).max(1_000_000).default(50_000),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     identity: z
       .strictObject({
         /**

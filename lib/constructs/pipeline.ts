@@ -13,6 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { Customer360Config } from '../config/schema.js';
+import { modelClvByTriple, modelParameters, modelRuns } from '../schema/marts/models.js';
 import { ephemeralClosure, loadModels, type SqlModel, tableModelsInOrder } from '../sql/models.js';
 import type { DataCatalog } from './data-catalog.js';
 import type { DataLakeStorage } from './data-lake-storage.js';
@@ -53,6 +54,19 @@ export const FAILURE_NOTIFICATION_STATE = 'Notify failure';
 export const QUALITY_NOTIFICATION_STATE = 'Notify quality gate failure';
 
 const LAMBDA_TIMEOUT = Duration.minutes(5);
+// Fitting reads bounded samples and the distinct (x, t_x, T) triples, so its cost does not follow the
+// customer count; sized from the benchmark (docs/models.md, "Cost") with room to spare.
+const FIT_MODELS_TIMEOUT = Duration.minutes(10);
+const FIT_MODELS_MEMORY_MB = 2048;
+
+/** Tables the Fit models Lambda writes; marts that read them run after it. */
+export const MODEL_OUTPUT_TABLES: readonly string[] = [
+  modelRuns.name,
+  modelParameters.name,
+  modelClvByTriple.name,
+];
+/** Tables the Fit models Lambda reads; they are built before it. */
+export const MODEL_INPUT_TABLES: readonly string[] = ['model_bgnbd_inputs', 'model_samples'];
 // One Athena statement; the workgroup's scan cutoff usually stops a runaway query long before.
 const ATHENA_TIMEOUT = Duration.hours(1);
 // Above the longest Glue job timeout (the DynamoDB export job's 180 minutes by default).
@@ -100,6 +114,31 @@ export function modelWaves(models: readonly SqlModel[], all?: ReadonlyMap<string
 }
 
 /**
+ * Splits the marts (given in dependency order) at `Fit models`: a mart that reads a table the Lambda
+ * writes (MODEL_OUTPUT_TABLES), directly, through an ephemeral model or through another such mart,
+ * runs after it; every other mart runs before. The SQL reads alone cannot order a Lambda, so the model
+ * tables are the explicit dependencies. The Lambda's own inputs must be built before it.
+ */
+export function splitAtModels(
+  marts: readonly SqlModel[],
+  all: ReadonlyMap<string, SqlModel>,
+): { before: SqlModel[]; after: SqlModel[] } {
+  const after = new Set<string>();
+  for (const mart of marts) {
+    const reads = [...mart.reads, ...ephemeralClosure(mart, all).flatMap((m) => m.reads)]
+      .filter((r) => r.startsWith('analytics.'))
+      .map((r) => r.slice('analytics.'.length));
+    if (reads.some((r) => MODEL_OUTPUT_TABLES.includes(r) || after.has(r))) after.add(mart.name);
+  }
+  const before = marts.filter((m) => !after.has(m.name));
+  for (const input of MODEL_INPUT_TABLES) {
+    if (after.has(input))
+      throw new Error(`SQL model ${input} is an input of Fit models but reads what Fit models writes`);
+  }
+  return { before, after: marts.filter((m) => after.has(m.name)) };
+}
+
+/**
  * The Customer 360 state machine, on an EventBridge Scheduler schedule: extract (Glue, in parallel) ->
  * stage (Athena) -> data quality and its gate -> marts (Athena, in dependency waves) -> publish the
  * `latest` views. Input `{ "runDate": "YYYY-MM-DD" }` reruns or backfills a date; without it the run
@@ -113,6 +152,7 @@ export class Pipeline extends Construct {
   public readonly notificationTopic: sns.ITopic;
   public readonly prepareQueryFunction: lambda.IFunction;
   public readonly runControlFunction: lambda.IFunction;
+  public readonly fitModelsFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -152,6 +192,7 @@ export class Pipeline extends Construct {
       description: string,
       environment: Record<string, string>,
       copySql: boolean,
+      sizing: { memorySize?: number; timeout?: Duration } = {},
     ): { fn: NodejsFunction; role: iam.Role } => {
       const functionLogs = new logs.LogGroup(this, `${name}Logs`, {
         retention,
@@ -167,8 +208,8 @@ export class Pipeline extends Construct {
         entry: join(root, 'lambdas', kebab(name), 'index.ts'),
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: 512,
-        timeout: LAMBDA_TIMEOUT,
+        memorySize: sizing.memorySize ?? 512,
+        timeout: sizing.timeout ?? LAMBDA_TIMEOUT,
         role: functionRole,
         logGroup: functionLogs,
         tracing: lambda.Tracing.ACTIVE,
@@ -253,6 +294,40 @@ export class Pipeline extends Construct {
       }),
     );
     this.runControlFunction = control;
+
+    const { fn: fit, role: fitRole } = pipelineFunction(
+      'FitModels',
+      "Fits BG/NBD, Gamma-Gamma, the churn model and K-Means on a run's model inputs and writes their parameters",
+      { ANALYTICS_BUCKET: storage.analyticsBucket.bucketName },
+      false,
+      { memorySize: FIT_MODELS_MEMORY_MB, timeout: FIT_MODELS_TIMEOUT },
+    );
+    // Reads only the model inputs and writes only the model outputs, each under its own table prefix.
+    fitRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [storage.analyticsBucket.bucketArn],
+        conditions: {
+          StringLike: {
+            's3:prefix': [...MODEL_INPUT_TABLES, ...MODEL_OUTPUT_TABLES].map((t) => `${t}/*`),
+          },
+        },
+      }),
+    );
+    fitRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: MODEL_INPUT_TABLES.map((t) => storage.analyticsBucket.arnForObjects(`${t}/*`)),
+      }),
+    );
+    fitRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:DeleteObject'],
+        resources: MODEL_OUTPUT_TABLES.map((t) => storage.analyticsBucket.arnForObjects(`${t}/*`)),
+      }),
+    );
+    storage.key.grantEncryptDecrypt(fitRole);
+    this.fitModelsFunction = fit;
 
     // ---------------------------------------------------------------- building blocks
     const failureNotice = new tasks.SnsPublish(this, FAILURE_NOTIFICATION_STATE, {
@@ -373,8 +448,10 @@ export class Pipeline extends Construct {
     // Shared intermediates (identity resolution) are tables of an earlier wave: built once, read many.
     const stageWaves = modelWaves(tableModelsInOrder(models, 'stage'), models);
     const analytics = tableModelsInOrder(models, 'analytics').filter((m) => m.name !== 'data_quality');
-    const martWaves = modelWaves(analytics, models);
-    const published = tableModelsInOrder(models, 'analytics').map((m) => m.name);
+    const { before: beforeModels, after: afterModels } = splitAtModels(analytics, models);
+    const martWaves = modelWaves(beforeModels, models);
+    const scoringWaves = modelWaves(afterModels, models);
+    const published = [...tableModelsInOrder(models, 'analytics').map((m) => m.name), ...MODEL_OUTPUT_TABLES];
     const plan: Record<string, readonly string[]> = {
       [mapKey('Publish latest views')]: published,
     };
@@ -383,6 +460,9 @@ export class Pipeline extends Construct {
     });
     martWaves.forEach((wave, index) => {
       plan[mapKey(`Build marts wave ${index + 1}`)] = wave;
+    });
+    scoringWaves.forEach((wave, index) => {
+      plan[mapKey(`Score models wave ${index + 1}`)] = wave;
     });
 
     // Input contract (see RunMode in lib/pipeline/run-control.ts): `{}` daily run of the start date in
@@ -548,14 +628,29 @@ export class Pipeline extends Construct {
     const waves = martWaves.map((_wave, index) =>
       modelMap(`Build marts wave ${index + 1}`, `mart query wave ${index + 1}`, 'model'),
     );
+    const fitModels = new tasks.LambdaInvoke(this, 'Fit models', {
+      lambdaFunction: fit,
+      payload: sfn.TaskInput.fromObject(runKeys),
+      retryOnServiceExceptions: false,
+      // The inputs and parameters travel through the run's location in S3; only a summary comes back.
+      resultSelector: { 'models.$': '$.Payload.models', 'triples.$': '$.Payload.triples' },
+      resultPath: '$.fitted',
+      taskTimeout: sfn.Timeout.duration(FIT_MODELS_TIMEOUT.plus(Duration.minutes(1))),
+    });
+    fitModels.addRetry(lambdaRetry);
+    catchInto(fitModels, 'Fit models');
+    const scoring = scoringWaves.map((_wave, index) =>
+      modelMap(`Score models wave ${index + 1}`, `scoring query wave ${index + 1}`, 'model'),
+    );
+    const steps: (sfn.Map | tasks.LambdaInvoke)[] = [...waves, fitModels, ...scoring];
     const publishChoice = new sfn.Choice(this, 'Publish?')
       .when(sfn.Condition.booleanEquals('$.publish', false), new sfn.Succeed(this, 'Rebuilt'))
       .otherwise(
         claim.next(publish).next(record.chain).next(complete).next(new sfn.Succeed(this, 'Published')),
       );
-    let martChain: sfn.Chain = sfn.Chain.start(waves[0] ?? publishChoice);
-    for (const wave of waves.slice(1)) martChain = martChain.next(wave);
-    if (waves.length > 0) martChain.next(publishChoice);
+    let martChain: sfn.Chain = sfn.Chain.start(steps[0] ?? publishChoice);
+    for (const step of steps.slice(1)) martChain = martChain.next(step);
+    if (steps.length > 0) martChain.next(publishChoice);
     gate.otherwise(martChain);
 
     const build = stage.next(quality.chain).next(gateQuery.chain).next(readGate).next(gate);
@@ -576,7 +671,7 @@ export class Pipeline extends Construct {
       logs: { destination: machineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
       timeout: Duration.hours(12),
       comment:
-        'Customer 360: begin -> extract -> stage -> quality gate -> marts -> publish (write-audit-publish)',
+        'Customer 360: begin -> extract -> stage -> quality gate -> marts -> fit models -> scoring -> publish (write-audit-publish)',
     });
     const role = this.stateMachine.role;
     props.ingestion.grantStartJobs(role);
@@ -635,6 +730,7 @@ export class Pipeline extends Construct {
       ),
       `Resource::<${logicalId(prepare)}.Arn>:*`,
       `Resource::<${logicalId(control)}.Arn>:*`,
+      `Resource::<${logicalId(fit)}.Arn>:*`,
       ...(['raw', 'stage', 'analytics'] as const).map(
         (zone) =>
           `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${catalog.databaseNames[zone]}/*`,
@@ -663,7 +759,7 @@ export class Pipeline extends Construct {
     }
 
     // cdk-nag Serverless findings on this construct's resources, acknowledged in one place.
-    for (const fn of [prepare, control]) {
+    for (const fn of [prepare, control, fit]) {
       Validations.of(fn).acknowledge({
         id: 'Serverless-LambdaDLQ',
         reason:
@@ -692,7 +788,7 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
     'Objects of one lake bucket: partitions are written and replaced under run-date prefixes that are only known at run time.',
   ],
   [
-    /^Resource::<.*(PrepareQuery|RunControl).*\.Arn>:\*$/,
+    /^Resource::<.*(PrepareQuery|RunControl|FitModels).*\.Arn>:\*$/,
     'Invocation of the versions of one pipeline function.',
   ],
   [

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ObjectStore } from '../models/parquet.js';
 import type { LakeStore } from '../pipeline/queries.js';
 import { sqlString } from '../schema/derive.js';
 import { allTables } from '../schema/tables.js';
@@ -34,6 +35,35 @@ export function folderLakeStore(lakeRoot: string): LakeStore {
       rmSync(dir, { recursive: true, force: true });
       return count;
     },
+  };
+}
+
+/** The lake folder as the Fit models Lambda's object store: a bucket is `<lake>/<bucket>`. */
+export function folderObjectStore(lakeRoot: string): ObjectStore {
+  const lake = folderLakeStore(lakeRoot);
+  return {
+    async list(bucket, prefix) {
+      const root = join(lakeRoot, bucket);
+      let entries: string[];
+      try {
+        entries = readdirSync(join(root, prefix), { recursive: true }) as string[];
+      } catch {
+        return [];
+      }
+      return entries.map((e) => relative(root, join(root, prefix, e))).sort();
+    },
+    async get(bucket, key) {
+      return new Uint8Array(readFileSync(join(lakeRoot, bucket, key)));
+    },
+    async put(bucket, key, body) {
+      // Renamed into place: a reader never sees half a file.
+      const path = join(lakeRoot, bucket, key);
+      mkdirSync(dirname(path), { recursive: true });
+      const temporary = `${path}.${process.pid}.tmp`;
+      writeFileSync(temporary, body);
+      renameSync(temporary, path);
+    },
+    deletePrefix: (bucket, prefix) => lake.deletePrefix(bucket, prefix),
   };
 }
 

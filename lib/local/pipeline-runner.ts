@@ -9,6 +9,8 @@ import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { buildApp } from '../app.js';
 import type { Customer360Config } from '../config/schema.js';
+import { MODEL_OUTPUT_TABLES } from '../constructs/pipeline.js';
+import { fitModels, fitModelsInputSchema } from '../models/fit-models.js';
 import { prepareQuery, prepareQueryInputSchema } from '../pipeline/queries.js';
 import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
 import {
@@ -17,9 +19,10 @@ import {
   rawTables,
   stageAndAnalyticsRunTables,
   tableAtLocation,
+  tableNamed,
 } from '../schema/tables.js';
 import { loadModels } from '../sql/models.js';
-import { AthenaTaskError, folderLakeStore, LOCAL_NAMES, LocalAthena } from './athena.js';
+import { AthenaTaskError, folderLakeStore, folderObjectStore, LOCAL_NAMES, LocalAthena } from './athena.js';
 import { folderControlStore, LocalExecutions } from './control-store.js';
 import { connectLocal } from './duckdb.js';
 import { extractDynamoDb } from './extract-dynamodb.js';
@@ -387,6 +390,20 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     };
   };
 
+  const objects = folderObjectStore(lakeRoot);
+  const fit = async (input: Json): Promise<Json> => {
+    const payload = fitModelsInputSchema.parse(payloadOf(input));
+    const result = await fitModels(payload, {
+      config,
+      analyticsBucket: LOCAL_NAMES.analytics,
+      store: objects,
+    });
+    // The Lambda wrote Parquet files straight into the run's location: the local catalog must see them.
+    for (const name of MODEL_OUTPUT_TABLES)
+      await registerTable(connection(), lakeRoot, tableNamed('analytics', name));
+    return { Payload: result as unknown as Json, StatusCode: 200 };
+  };
+
   const notify = async (input: Json): Promise<Json> => {
     mkdirSync(join(options.outboxFile, '..'), { recursive: true });
     const message = input as { TopicArn?: string; Subject?: string; Message?: Json };
@@ -402,6 +419,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     if (handlers[name]) return;
     if (functionName?.includes('RunControl')) task(name, 'run control', runControlTask);
     else if (functionName?.includes('PrepareQuery')) task(name, 'preparing a SQL step', prepare);
+    else if (functionName?.includes('FitModels')) task(name, 'fitting the models', fit);
     else if (resource.includes(':athena:startQueryExecution')) task(name, 'running a query on DuckDB', run);
     else if (resource.includes(':athena:getQueryResults')) {
       task(

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Customer360Config } from '../config/schema.js';
 import { sqlString, trinoConformingSelect } from '../schema/derive.js';
 import { publishedRuns } from '../schema/marts/published-runs.js';
+import { stageAndAnalyticsRunTables } from '../schema/tables.js';
 import type { TableSchema, Zone } from '../schema/types.js';
 import { compileModel, qualifyZones, renderParameters, type SqlModel } from '../sql/models.js';
 import { pipelineParameters } from '../sql/parameters.js';
@@ -78,9 +79,12 @@ export async function prepareQuery(input: PrepareQueryInput, deps: PrepareQueryD
   }
   if (input.kind === 'record_publish') return recordPublish(input, deps);
   const model = input.name === undefined ? undefined : deps.models.get(input.name);
-  const target = model?.target;
-  if (!model || !target) throw new Error(`No materialized SQL model named ${input.name ?? '(none)'}`);
   if (input.kind === 'latest_view') {
+    // A table the Fit models Lambda writes has no SQL model, but is published like the marts.
+    const target =
+      model?.target ??
+      stageAndAnalyticsRunTables.find((t) => t.zone === 'analytics' && t.name === input.name);
+    if (!target) throw new Error(`No run-partitioned analytics table named ${input.name ?? '(none)'}`);
     const database = databases[target.zone];
     // Columns by name, never `*`: a view keeps its shape when a column is added to the table later.
     const columns = [...target.columns, ...target.partitionKeys].map((c) => `"${c.name}"`).join(', ');
@@ -89,6 +93,8 @@ export async function prepareQuery(input: PrepareQueryInput, deps: PrepareQueryD
       queryString: `CREATE OR REPLACE VIEW ${database}.${target.name}_latest AS SELECT ${columns} FROM ${database}.${target.name} WHERE ${runFilter}`,
     };
   }
+  const target = model?.target;
+  if (!model || !target) throw new Error(`No materialized SQL model named ${input.name ?? '(none)'}`);
   const select = qualifyZones(
     renderParameters(
       compileModel(model, deps.models),

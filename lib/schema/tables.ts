@@ -436,6 +436,13 @@ export function tableAtLocation(zone: string, location: string): TableSchema | u
   return allTables.find((t) => t.zone === zone && t.location === location);
 }
 
+/** The table of a zone by name; an unknown name is an error. */
+export function tableNamed(zone: string, name: string): TableSchema {
+  const table = allTables.find((t) => t.zone === zone && t.name === name);
+  if (!table) throw new Error(`No ${zone} table named ${name} in lib/schema`);
+  return table;
+}
+
 /** The tables each run writes a `run_date=D/run_id=R/` partition of (what expiring a run deletes). */
 export const stageAndAnalyticsRunTables: readonly TableSchema[] = [...stageTables, ...analyticsTables].filter(
   (t) => t.partitionKeys.some((k) => k.name === 'run_id'),

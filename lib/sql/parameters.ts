@@ -15,7 +15,7 @@ export function pipelineParameters(
   // Without a base, the snapshots are rebuilt from all of raw: slower, never wrong.
   snapshot: SnapshotBase = { runDate, runId, rawFromDate: ALL_OF_RAW },
 ): Record<string, ParameterValue> {
-  const { analysis, identity, sources } = config;
+  const { analysis, identity, sources, models } = config;
   return {
     run_date: { date: runDate },
     run_id: runId,
@@ -34,6 +34,16 @@ export function pipelineParameters(
     fraud_high_value_order_total: analysis.fraud.highValueOrderTotal,
     fraud_max_orders_in_window: analysis.fraud.maxOrdersInWindow,
     top_n: analysis.topN,
+    churn_horizon_days: models.churn.horizonDays,
+    churn_sample_size: models.churn.sampleSize,
+    churn_threshold: models.churn.threshold,
+    time_unit_days: models.clv.timeResolution === 'week' ? 7 : 1,
+    spend_sample_size: models.clv.spendSampleSize,
+    kmeans_sample_size: models.kmeans.sampleSize,
+    clv_short_horizon_days: models.clv.shortHorizonDays,
+    clv_long_horizon_days: models.clv.longHorizonDays,
+    clv_lifetime_horizon_days: models.clv.lifetimeHorizonDays,
+    clv_annual_discount_rate: models.clv.annualDiscountRate,
     max_source_staleness_days: analysis.maxSourceStalenessDays,
     max_reject_share: analysis.maxRejectShare,
     blocked_emails: identity.blockedEmails.map((e) => e.trim().toLowerCase()),

@@ -19,6 +19,14 @@
 -- one_time_buyer_gap_multiplier x that median; reasons one_time_overdue / one_time_within. With no
 -- repeat buyer at all there is no baseline: no_repeat_baseline, not at risk.
 -- stddev_gap_days is the sample standard deviation, null with fewer than two gaps.
+--
+-- The churn model (fitted by the Fit models Lambda, see docs/models.md) scores the same customers:
+-- churn_probability = 1 / (1 + exp(-(intercept + sum of coefficient x (feature - mean) / scale))),
+-- with the features of model_features as of the run date, and P(alive) and the expected purchases
+-- over H from the run's BG/NBD fit (model_clv_by_triple). The features are unpivoted to one row per
+-- customer and feature and joined to the fitted coefficients by name, so a feature the model was
+-- fitted without (no BG/NBD fit) simply has no coefficient. churn_model_status is the model's status in
+-- model_runs: a model that did not beat recency alone on held-out customers says so there and here.
 with orders as (
     select
         customer_id,
@@ -124,7 +132,7 @@ with_threshold as (
     cross join baseline
 ),
 
-final as (
+rule_based as (
     select
         customer_id,
         cast(order_count as integer) as order_count,
@@ -147,6 +155,127 @@ final as (
             else 'within_gap'
         end as risk_reason
     from with_threshold
+),
+
+score_features as (
+    select *
+    from analytics.model_features
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+        and cutoff_role = 'score'
+),
+
+by_triple as (
+    select *
+    from analytics.model_clv_by_triple
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+),
+
+churn_parameters as (
+    select *
+    from analytics.model_parameters
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+        and model = 'churn'
+),
+
+churn_fit as (
+    select
+        status as churn_model_status,
+        is_trustworthy as is_churn_model_trustworthy
+    from analytics.model_runs
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+        and model = 'churn'
+),
+
+intercept as (
+    select max(value) as intercept
+    from churn_parameters
+    where parameter = 'intercept'
+),
+
+feature_parameters as (
+    select
+        feature,
+        max(value) filter (where parameter = 'coefficient') as coefficient,
+        max(value) filter (where parameter = 'mean') as mean,
+        max(value) filter (where parameter = 'scale') as scale
+    from churn_parameters
+    where feature is not null
+    group by feature
+),
+
+with_bgnbd as (
+    select
+        score_features.*,
+        by_triple.p_alive as f_p_alive,
+        ln(1 + by_triple.expected_purchases_churn_horizon) as f_log_expected_purchases
+    from score_features
+    left join by_triple
+        on score_features.repeat_purchases = by_triple.repeat_purchases
+        and score_features.recency_units = by_triple.recency_units
+        and score_features.age_units = by_triple.age_units
+),
+
+feature_values as (
+    select customer_id, 'f_log_recency_days' as feature, f_log_recency_days as value from with_bgnbd
+    union all
+    select customer_id, 'f_log_purchase_days' as feature, f_log_purchase_days as value from with_bgnbd
+    union all
+    select customer_id, 'f_log_tenure_days' as feature, f_log_tenure_days as value from with_bgnbd
+    union all
+    select customer_id, 'f_log_mean_spend' as feature, f_log_mean_spend as value from with_bgnbd
+    union all
+    select customer_id, 'f_log_recent_purchase_days' as feature, f_log_recent_purchase_days as value
+    from with_bgnbd
+    union all
+    select customer_id, 'f_log_engagement_events' as feature, f_log_engagement_events as value from with_bgnbd
+    union all
+    select customer_id, 'f_log_support_tickets' as feature, f_log_support_tickets as value from with_bgnbd
+    union all
+    select customer_id, 'f_log_loyalty_balance' as feature, f_log_loyalty_balance as value from with_bgnbd
+    union all
+    select customer_id, 'f_p_alive' as feature, f_p_alive as value from with_bgnbd
+    union all
+    select customer_id, 'f_log_expected_purchases' as feature, f_log_expected_purchases as value
+    from with_bgnbd
+),
+
+linear_terms as (
+    select
+        feature_values.customer_id,
+        sum(feature_parameters.coefficient * (feature_values.value - feature_parameters.mean)
+            / feature_parameters.scale) as linear_terms
+    from feature_values
+    inner join feature_parameters
+        on feature_values.feature = feature_parameters.feature
+    group by feature_values.customer_id
+),
+
+model_scores as (
+    select
+        linear_terms.customer_id,
+        1 / (1 + exp(-(intercept.intercept + linear_terms.linear_terms))) as churn_probability
+    from linear_terms
+    cross join intercept
+    where intercept.intercept is not null
+),
+
+final as (
+    select
+        rule_based.*,
+        model_scores.churn_probability,
+        {{ churn_horizon_days }} as churn_horizon_days,
+        model_scores.churn_probability >= {{ churn_threshold }} as is_predicted_churn,
+        churn_fit.churn_model_status,
+        churn_fit.is_churn_model_trustworthy
+    from rule_based
+    left join model_scores
+        on rule_based.customer_id = model_scores.customer_id
+    left join churn_fit
+        on true
 )
 
 select * from final

@@ -51,6 +51,20 @@ fraud as (
         and run_id = {{ run_id }}
 ),
 
+clv as (
+    select *
+    from analytics.clv
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+),
+
+segments as (
+    select *
+    from analytics.segments
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+),
+
 order_totals_base as (
     select
         customer_id,
@@ -143,6 +157,13 @@ final as (
         churn.days_since_last_order,
         churn.avg_gap_days,
         churn.is_churn_risk,
+        churn.churn_probability,
+        churn.is_churn_model_trustworthy,
+        clv.p_alive,
+        clv.expected_purchases_long,
+        clv.lifetime_value,
+        clv.is_trustworthy as is_clv_trustworthy,
+        segments.kmeans_segment,
         engagement.email_open_rate,
         engagement.email_click_rate,
         coalesce(engagement.web_visits, 0) as web_visits,
@@ -172,6 +193,10 @@ final as (
         on customers.customer_id = engagement.customer_id
     left join fraud
         on customers.customer_id = fraud.customer_id
+    left join clv
+        on customers.customer_id = clv.customer_id
+    left join segments
+        on customers.customer_id = segments.customer_id
 )
 
 select * from final

@@ -6,7 +6,7 @@ export const churnRisk: TableSchema = {
   zone: 'analytics',
   location: 'churn_risk/',
   description:
-    "Purchase-gap churn rule per customer with orders: at risk when days since the last purchase exceed k times the mean gap between purchase days (one-time buyers: k times the customer base's median first-to-second purchase gap).",
+    "Churn model probability and the purchase-gap churn rule per customer with orders. Rule: at risk when days since the last purchase exceed k times the mean gap between purchase days (one-time buyers: k times the customer base's median first-to-second purchase gap).",
   columns: [
     customerId,
     col('order_count', 'int', 'Revenue orders up to the run date.'),
@@ -50,6 +50,19 @@ export const churnRisk: TableSchema = {
       'string',
       'Which rule decided: gap_exceeded or within_gap (repeat buyers), one_time_overdue or one_time_within (one-time buyers), no_repeat_baseline (a one-time buyer with no repeat buyer to compare with: not at risk).',
     ),
+    col(
+      'churn_probability',
+      'double',
+      'The churn model: probability of no revenue order in the next churn_horizon_days (regularized logistic regression, trained and evaluated leak-free; see model_runs). Null when the model could not be fitted.',
+    ),
+    col('churn_horizon_days', 'int', 'H, models.churn.horizonDays.'),
+    col('is_predicted_churn', 'boolean', 'churn_probability reaches models.churn.threshold.'),
+    col(
+      'churn_model_status',
+      'string',
+      "The model's status in model_runs: ok, underperforms_baseline (it did not beat recency alone on held-out customers), insufficient_data...",
+    ),
+    col('is_churn_model_trustworthy', 'boolean', 'The churn model is ok on held-out customers and period.'),
   ],
   partitionKeys: runPartitionKeys,
 };

@@ -4,21 +4,39 @@ import { customer360 } from './customer-360.js';
 import { dataQuality } from './data-quality.js';
 import { omniChannelEngagement } from './engagement.js';
 import { fraudFlags } from './fraud-flags.js';
+import {
+  clv,
+  modelBgnbdInputs,
+  modelClvByTriple,
+  modelFeatures,
+  modelParameters,
+  modelRuns,
+  modelSamples,
+  segments,
+} from './models.js';
 import { publishedRuns } from './published-runs.js';
 import { rfm } from './rfm.js';
 import { salesTopCustomers, salesTopProducts, salesTrends } from './sales.js';
 
 export {
   churnRisk,
+  clv,
   customer360,
   dataQuality,
   fraudFlags,
+  modelBgnbdInputs,
+  modelClvByTriple,
+  modelFeatures,
+  modelParameters,
+  modelRuns,
+  modelSamples,
   omniChannelEngagement,
   publishedRuns,
   rfm,
   salesTopCustomers,
   salesTopProducts,
   salesTrends,
+  segments,
 };
 
 export const martTables: readonly TableSchema[] = [
@@ -30,6 +48,14 @@ export const martTables: readonly TableSchema[] = [
   salesTopProducts,
   salesTopCustomers,
   dataQuality,
+  modelFeatures,
+  modelBgnbdInputs,
+  modelSamples,
+  modelRuns,
+  modelParameters,
+  modelClvByTriple,
+  clv,
+  segments,
   customer360,
   publishedRuns,
 ];
