@@ -158,6 +158,21 @@ describe('fitLogistic edge cases', () => {
     expect(weaker.warnings.some((w) => w.startsWith('perfect separation suspected'))).toBe(true);
   });
 
+  it('warns about quasi-complete separation through the size of the coefficient', () => {
+    // x = -1 rows are all 0, x = 1 rows all 1, x = 0 rows mixed: the likelihood keeps rising as the
+    // slope grows (the x = 0 rows do not depend on it), so only l2 bounds it.
+    const rows = [[-1], [-1], [-1], [0], [0], [0], [0], [1], [1], [1]];
+    const labels: (0 | 1)[] = [0, 0, 0, 0, 1, 0, 1, 1, 1, 1];
+    const model = fitLogistic(rows, labels, { featureNames: ['x'], l2: 1e-4 });
+    expect(Number.isFinite(model.coefficients[0])).toBe(true);
+    expect(model.coefficients[0]).toBeGreaterThan(5);
+    expect(model.warnings.some((w) => w.startsWith('feature x has a standardized coefficient of'))).toBe(
+      true,
+    );
+    // With the default l2 = 1 the slope stays moderate and nothing is flagged.
+    expect(fitLogistic(rows, labels, { featureNames: ['x'] }).warnings).toEqual([]);
+  });
+
   it('without l2, separation stops with finite numbers and says why instead of returning NaN', () => {
     const model = fitLogistic(separated.rows, separated.labels, {
       featureNames: ['x'],

@@ -52,6 +52,9 @@ export interface LogisticOptions {
   readonly weights?: readonly number[];
 }
 
+/** Above this, a standardized coefficient is taken as a sign of (quasi-)separation. */
+const LARGE_COEFFICIENT = 5;
+
 /** log(1 + exp(x)) without overflow for large x or loss of precision for very negative x. */
 function log1pExp(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
@@ -293,6 +296,22 @@ export function fitLogistic(
         ? `perfect separation suspected: the fitted score puts every training row on the side of its label; the coefficients are finite only because of l2 = ${l2} and grow as it shrinks`
         : 'perfect separation suspected: the fitted score puts every training row on the side of its label; with l2 = 0 the maximum-likelihood coefficients are infinite and these are where the iteration stopped',
     );
+  }
+
+  // Quasi-complete separation (a subset of rows separated, e.g. by a binary feature that is 1 only for
+  // churners) escapes the test above but shows as a huge standardized coefficient: 5 means one
+  // standard deviation multiplies the odds by e^5, about 150, which an honest churn feature does not
+  // do (a leaked label does). Under separation the coefficient grows like log(1 / l2), so small l2
+  // crosses this quickly.
+  if (!separated) {
+    active.forEach((j, a) => {
+      const c = beta[a + 1] as number;
+      if (Math.abs(c) > LARGE_COEFFICIENT) {
+        warnings.push(
+          `feature ${names[j]} has a standardized coefficient of ${c.toPrecision(3)}: separation (or quasi-separation) suspected; its size is set by l2 = ${l2}, not by the data`,
+        );
+      }
+    });
   }
 
   const coefficients = new Array<number>(d).fill(0);
