@@ -249,7 +249,7 @@ export function fitLogistic(
     // Step halving keeps each iteration an ascent step: under (near-)separation a full Newton step
     // from a flat region can overshoot.
     let scale = 1;
-    let next = new Float64Array(p);
+    const next = new Float64Array(p);
     let value = Number.NEGATIVE_INFINITY;
     for (let halving = 0; halving < 40; halving++) {
       for (let a = 0; a < p; a++) next[a] = (beta[a] as number) + scale * (step[a] as number);
@@ -260,9 +260,7 @@ export function fitLogistic(
     }
     let largest = 0;
     for (let a = 0; a < p; a++) largest = Math.max(largest, Math.abs(scale * (step[a] as number)));
-    const previous = beta.slice();
     beta.set(next);
-    next = previous;
     current = value;
     if (largest < tolerance) {
       converged = true;
