@@ -12,6 +12,7 @@
  *    quality gate, marts and publish.
  * 6. The D+1 raw partitions added, the run of D+1 on the same lake.
  */
+
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import {
@@ -32,6 +33,7 @@ import { loadConfig } from '../lib/config/load.js';
 import type { Customer360Config } from '../lib/config/schema.js';
 import { estimateRunCost } from '../lib/cost/index.js';
 import { applyChanges, type ChangeOptions, generateDataset } from '../lib/generate/index.js';
+import { folderObjectStore, LOCAL_NAMES } from '../lib/local/athena.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
 import { extractDynamoDb } from '../lib/local/extract-dynamodb.js';
 import { extractHistory } from '../lib/local/extract-history.js';
@@ -39,8 +41,10 @@ import { extractMysql, type MysqlTableName } from '../lib/local/extract-mysql.js
 import { LocalMariaDb } from '../lib/local/mariadb.js';
 import { type LocalRunSummary, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import { lockWorkspace, openWorkspaceEngine, type Workspace, workspaceAt } from '../lib/local/workspace.js';
+import { readRows } from '../lib/models/parquet.js';
+import { modelRuns } from '../lib/schema/marts/models.js';
 import { tableAtLocation } from '../lib/schema/tables.js';
-import type { Measure, PipelineFigures, RunCost, RunFigures, StateFigures } from './report.js';
+import type { Measure, ModelFigures, PipelineFigures, RunCost, RunFigures, StateFigures } from './report.js';
 import { rate } from './report.js';
 
 export interface PipelineScenarioOptions {
@@ -605,7 +609,25 @@ async function measureRun(
     runBytes: summary.runId ? runPartitionBytes(workspace.lake, runDate, summary.runId) : {},
     rawBytes: rawTableBytes(workspace.lake),
     ...(summary.status === 'SUCCEEDED' ? { cost: await runCost(workspace, summary, config, log) } : {}),
+    ...(summary.runId ? { models: await modelFigures(workspace.lake, runDate, summary.runId) } : {}),
   };
+}
+
+/** What Fit models recorded: per model, what it read (distinct triples or sampled customers) and its time. */
+async function modelFigures(lakeRoot: string, runDate: string, runId: string): Promise<ModelFigures[]> {
+  const rows = await readRows(
+    folderObjectStore(lakeRoot),
+    LOCAL_NAMES.analytics,
+    `${modelRuns.location}run_date=${runDate}/run_id=${runId}/`,
+  );
+  return rows.map((r) => ({
+    model: String(r.model),
+    cutoffRole: String(r.cutoff_role),
+    status: String(r.status),
+    fittedRows: Number(r.fitted_rows),
+    customers: Number(r.customers),
+    fitSeconds: Number(r.fit_seconds),
+  }));
 }
 
 /** Runs the pipeline scenario; servers are stopped on every exit path, Ctrl-C included. */

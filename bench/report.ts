@@ -69,6 +69,17 @@ export interface RunFigures {
    * run that extracts).
    */
   readonly cost?: readonly RunCost[];
+  /** Fit models: per model and cutoff, the rows fitted (distinct triples or sampled customers) and time. */
+  readonly models?: readonly ModelFigures[];
+}
+
+export interface ModelFigures {
+  readonly model: string;
+  readonly cutoffRole: string;
+  readonly status: string;
+  readonly fittedRows: number;
+  readonly customers: number;
+  readonly fitSeconds: number;
 }
 
 export interface RunCost {
@@ -245,6 +256,23 @@ function runSection(run: RunFigures): string[] {
       tables.map((t) => [t, cell(run.rows[t], 0), cell(mib(run.runBytes[t]), 2)]),
     ),
   );
+  if (run.models && run.models.length > 0)
+    lines.push(
+      '',
+      'Fit models (model_runs): BG/NBD fits distinct (x, t_x, T) triples; the others bounded samples:',
+      '',
+      ...table(
+        ['model', 'cutoff', 'status', 'rows fitted', 'customers represented', 'fit s'],
+        run.models.map((m) => [
+          m.model,
+          m.cutoffRole,
+          m.status,
+          cell(m.fittedRows, 0),
+          cell(m.customers, 0),
+          cell(m.fitSeconds, 2),
+        ]),
+      ),
+    );
   if (run.cost && run.cost.length > 0)
     lines.push(
       '',

@@ -1,7 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
+import { splitAtModels } from '../lib/constructs/pipeline.js';
 import { collectTaskStates, synthesizedDefinition } from '../lib/local/pipeline-runner.js';
+import type { SqlModel } from '../lib/sql/models.js';
 import { synthStack } from './helpers/stack.js';
 
 type State = Record<string, unknown> & {
@@ -62,6 +64,9 @@ describe('Pipeline state machine definition', () => {
       'Quality gate passed?',
       'Build marts wave 1',
       'Build marts wave 2',
+      'Fit models',
+      'Score models wave 1',
+      'Score models wave 2',
       'Publish?',
       'Claim publishing',
       'Publish latest views',
@@ -71,6 +76,27 @@ describe('Pipeline state machine definition', () => {
       'Published',
     ]);
     expect(definition.StartAt).toBe('Begin run');
+  });
+
+  it('fits the models after the marts that build their inputs and before the marts that score with them', () => {
+    const plan = (states['Plan the run']?.Parameters as { plan: Record<string, string[]> }).plan;
+    expect(plan.build_marts_wave_1).toContain('model_features');
+    expect(plan.build_marts_wave_2).toEqual(expect.arrayContaining(['model_bgnbd_inputs', 'model_samples']));
+    expect(plan.score_models_wave_1?.sort()).toEqual(['churn_risk', 'clv', 'segments']);
+    expect(plan.score_models_wave_2).toEqual(['customer_360']);
+    // the tables the Lambda writes are published with the marts
+    expect(plan.publish_latest_views).toEqual(
+      expect.arrayContaining(['clv', 'segments', 'model_runs', 'model_parameters', 'model_clv_by_triple']),
+    );
+    const fit = states['Fit models'];
+    // Only the run's keys go in; the inputs and parameters travel through the run's location in S3.
+    expect((fit?.Parameters as { Payload: unknown }).Payload).toEqual({
+      'runDate.$': '$.runDate',
+      'runId.$': '$.runId',
+    });
+    expect(fit?.ResultPath).toBe('$.fitted');
+    expect(fit?.Catch?.[0]?.Next).toBe('Failed at Fit models');
+    expect(fit?.Retry?.[0]?.ErrorEquals).toContain('Lambda.TooManyRequestsException');
   });
 
   it('extracts the three sources in parallel with Glue .sync jobs, passing the run date', () => {
@@ -292,6 +318,23 @@ describe('Pipeline IAM is what the calls need', () => {
     ]);
   });
 
+  it('lets Fit models read only the model inputs and write only the model outputs', () => {
+    const statements = statementsOf('PipelineFitModelsRole');
+    const reads = statements.find((s) => [s.Action].flat().includes('s3:GetObject'));
+    expect(JSON.stringify(reads?.Resource)).toContain('/model_samples/*');
+    expect(JSON.stringify(reads?.Resource)).toContain('/model_bgnbd_inputs/*');
+    expect(JSON.stringify(reads?.Resource)).not.toContain('customer_360');
+    const writes = statements.find((s) => [s.Action].flat().includes('s3:PutObject'));
+    expect(JSON.stringify(writes?.Resource)).toContain('/model_runs/*');
+    expect(JSON.stringify(writes?.Resource)).not.toContain('/model_samples/*');
+    expect(JSON.stringify(statements)).not.toContain('StorageStageBucket');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ANALYTICS_BUCKET: Match.anyValue() }) },
+      MemorySize: 2048,
+      Timeout: 600,
+    });
+  });
+
   it('lets the run control read executions of its own state machine and its _control objects', () => {
     const statements = statementsOf('PipelineRunControlRole');
     const control = statements.find((s) => [s.Action].flat().includes('s3:PutObject'));
@@ -341,5 +384,36 @@ describe('Pipeline with MySQL and DynamoDB disabled (history only)', () => {
       .map((b) => b.StartAt)
       .sort();
     expect(branches).toEqual(['Extract history', 'Extract mysql']);
+  });
+});
+
+describe('splitAtModels: the model tables are explicit dependencies of the plan', () => {
+  const mart = (name: string, reads: string[]): SqlModel => ({
+    name,
+    file: `${name}.sql`,
+    kind: 'table',
+    sql: '',
+    uses: [],
+    reads,
+  });
+
+  it('puts a mart after Fit models when it reads a model output, directly or through another mart', () => {
+    const marts = [
+      mart('model_features', ['stage.orders']),
+      mart('model_samples', ['analytics.model_features']),
+      mart('clv', ['analytics.model_features', 'analytics.model_clv_by_triple']),
+      mart('customer_360', ['analytics.clv', 'analytics.rfm']),
+      mart('rfm', ['stage.orders']),
+    ];
+    const { before, after } = splitAtModels(marts, new Map(marts.map((m) => [m.name, m])));
+    expect(before.map((m) => m.name)).toEqual(['model_features', 'model_samples', 'rfm']);
+    expect(after.map((m) => m.name)).toEqual(['clv', 'customer_360']);
+  });
+
+  it('refuses a model input that would need the models first', () => {
+    const marts = [mart('model_samples', ['analytics.model_parameters'])];
+    expect(() => splitAtModels(marts, new Map(marts.map((m) => [m.name, m])))).toThrow(
+      /model_samples is an input of Fit models but reads what Fit models writes/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { loadConfig } from '../config/load.js';
 import { generateDataset } from '../generate/index.js';
 import { LocalDynamoDb } from './dynamodb.js';
@@ -135,6 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
         );
         print('\nCustomers by RFM segment (analytics.customer_360_latest):');
         console.table(segments.getRowObjectsJson());
+        await printModelResults(connection, print);
       }
     } finally {
       connection.closeSync();
@@ -164,4 +166,29 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
     await stopServers();
     release();
   }
+}
+
+/** What the models found: each fit's status and headline figure, CLV and churn by K-Means segment. */
+async function printModelResults(connection: DuckDBConnection, print: (line: string) => void): Promise<void> {
+  const runs = await connection.runAndReadAll(
+    `SELECT model, cutoff_role AS cutoff, status, is_trustworthy AS trusted, fitted_rows,
+            coalesce(
+              'AUC ' || round(try_cast(json_extract(metrics, '$.auc') AS DOUBLE), 3)
+                || ' (recency alone ' || round(try_cast(json_extract(metrics, '$.baselines.recencyAuc') AS DOUBLE), 3) || ')',
+              'k ' || json_extract(parameters, '$.k') || ', silhouette '
+                || round(try_cast(json_extract(metrics, '$.silhouette') AS DOUBLE), 3),
+              'log-likelihood ' || round(try_cast(json_extract(diagnostics, '$.logLikelihood') AS DOUBLE), 1)
+            ) AS headline
+     FROM analytics.model_runs_latest ORDER BY model, cutoff_date`,
+  );
+  print('\nModels fitted by the run (analytics.model_runs_latest):');
+  console.table(runs.getRowObjectsJson());
+  const bySegment = await connection.runAndReadAll(
+    `SELECT kmeans_segment, count(*) AS customers, round(avg(p_alive), 3) AS avg_p_alive,
+            round(avg(lifetime_value), 2) AS avg_lifetime_value, round(avg(churn_probability), 3) AS avg_churn_probability
+     FROM analytics.customer_360_latest WHERE kmeans_segment IS NOT NULL
+     GROUP BY ALL ORDER BY avg_lifetime_value DESC NULLS LAST`,
+  );
+  print('\nCLV and churn by K-Means segment (analytics.customer_360_latest):');
+  console.table(bySegment.getRowObjectsJson());
 }

@@ -458,7 +458,8 @@ function fitSegments(
     };
   }
   const model = fitKMeans(rows, {
-    featureNames: KMEANS_FEATURES.map((f) => f.replace(/^f_/, '')),
+    // Named as the cluster namer reads them (recency, frequency, monetary, engagement).
+    featureNames: ['log_recency_days', 'log_frequency', 'log_monetary', 'log_engagement'],
     ...(k === undefined ? { kRange } : { k }),
     restarts,
     seed,
