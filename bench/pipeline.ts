@@ -613,7 +613,7 @@ async function measureRun(
   };
 }
 
-/** What Fit models recorded: per model, what it read (distinct triples or sampled customers) and its time. */
+/** What Fit models recorded: per model, what it read (distinct triples or sampled customers). */
 async function modelFigures(lakeRoot: string, runDate: string, runId: string): Promise<ModelFigures[]> {
   const rows = await readRows(
     folderObjectStore(lakeRoot),
@@ -626,7 +626,6 @@ async function modelFigures(lakeRoot: string, runDate: string, runId: string): P
     status: String(r.status),
     fittedRows: Number(r.fitted_rows),
     customers: Number(r.customers),
-    fitSeconds: Number(r.fit_seconds),
   }));
 }
 

@@ -79,7 +79,6 @@ export interface ModelFigures {
   readonly status: string;
   readonly fittedRows: number;
   readonly customers: number;
-  readonly fitSeconds: number;
 }
 
 export interface RunCost {
@@ -259,18 +258,11 @@ function runSection(run: RunFigures): string[] {
   if (run.models && run.models.length > 0)
     lines.push(
       '',
-      'Fit models (model_runs): BG/NBD fits distinct (x, t_x, T) triples; the others bounded samples:',
+      'Fit models (model_runs; its time is the `Fit models` state above): BG/NBD fits distinct (x, t_x, T) triples, the others bounded samples:',
       '',
       ...table(
-        ['model', 'cutoff', 'status', 'rows fitted', 'customers represented', 'fit s'],
-        run.models.map((m) => [
-          m.model,
-          m.cutoffRole,
-          m.status,
-          cell(m.fittedRows, 0),
-          cell(m.customers, 0),
-          cell(m.fitSeconds, 2),
-        ]),
+        ['model', 'cutoff', 'status', 'rows fitted', 'customers represented'],
+        run.models.map((m) => [m.model, m.cutoffRole, m.status, cell(m.fittedRows, 0), cell(m.customers, 0)]),
       ),
     );
   if (run.cost && run.cost.length > 0)

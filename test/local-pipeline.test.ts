@@ -5,6 +5,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
+import { MODEL_OUTPUT_TABLES } from '../lib/constructs/pipeline.js';
 import { generateDataset, type Manifest } from '../lib/generate/index.js';
 import { AthenaTaskError } from '../lib/local/athena.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
@@ -136,6 +137,34 @@ describe('the synthesized state machine, run locally', () => {
     expect(latest.getRowObjectsJson()).toEqual([
       { n: String(tables.customer_360?.length), run_id: summary.runId },
     ]);
+    // The models were fitted inside the run, between the marts and the scoring marts.
+    const names = summary.states.map((s) => s.state);
+    expect(names.indexOf('Fit models')).toBeGreaterThan(
+      names.findLastIndex((s) => s.startsWith('Build marts')),
+    );
+    expect(names.indexOf('Fit models')).toBeLessThan(names.findIndex((s) => s.startsWith('Score models')));
+    const fitted = await engine.runAndReadAll(
+      'SELECT model, cutoff_role, status FROM analytics.model_runs_latest ORDER BY model, cutoff_role',
+    );
+    expect(fitted.getRowObjectsJson().map((r) => `${r.model}/${r.cutoff_role}`)).toEqual([
+      'bgnbd/evaluate',
+      'bgnbd/score',
+      'bgnbd/train',
+      'churn/evaluate',
+      'gamma_gamma/score',
+      'kmeans/score',
+    ]);
+    // Every buyer is scored by the models: a CLV row, a churn probability and a K-Means segment.
+    const scored = await engine.runAndReadAll(
+      `SELECT count(*) FILTER (WHERE lifetime_orders > 0) AS buyers,
+              count(lifetime_value) AS valued, count(churn_probability) AS churn_scored,
+              count(kmeans_segment) AS segmented
+       FROM analytics.customer_360_latest`,
+    );
+    const counts = scored.getRowObjectsJson()[0];
+    expect(counts?.valued).toBe(counts?.buyers);
+    expect(counts?.churn_scored).toBe(counts?.buyers);
+    expect(counts?.segmented).toBe(counts?.buyers);
     const record = await engine.runAndReadAll(
       'SELECT CAST(run_date AS VARCHAR) AS run_date, run_id, previous_run_id, is_forced FROM analytics.published_runs',
     );
@@ -215,7 +244,10 @@ describe('the synthesized state machine, run locally', () => {
       runId: first.runId ?? '',
       rawFromDate: '1970-01-01',
     });
-    for (const table of [...stageTables, ...analyticsTables].filter((t) => t.partitionKeys.length > 0)) {
+    const sqlTables = [...stageTables, ...analyticsTables].filter(
+      (t) => t.partitionKeys.length > 0 && !MODEL_OUTPUT_TABLES.includes(t.name),
+    );
+    for (const table of sqlTables) {
       const model = models.get(table.name);
       if (!model) throw new Error(`no model for ${table.name}`);
       const direct = duckdbConformingSelect(table, renderModel(model, models, parameters));

@@ -56,6 +56,7 @@ export interface ModelRunSummary {
   readonly status: ModelStatus;
   readonly isTrustworthy: boolean;
   readonly warnings: readonly string[];
+  readonly seconds: number;
 }
 
 /** Small on purpose: it travels in the state payload (256 KB cap); the details are in model_runs. */
@@ -87,8 +88,19 @@ export async function fitModels(input: FitModelsInput, deps: FitModelsDeps): Pro
   await ensureSpecialFunctions();
   const { config, store, analyticsBucket } = deps;
   const at = (table: TableSchema) => `${table.location}run_date=${input.runDate}/run_id=${input.runId}/`;
-  const triples = await readRows(store, analyticsBucket, at(modelBgnbdInputs));
-  const samples = await readRows(store, analyticsBucket, at(modelSamples));
+  // Sorted: SQL writes rows in no particular order, and floating-point sums (and so the optimizer's
+  // path) depend on it; a rerun of the same data must fit the same numbers.
+  const triples = sortBy(await readRows(store, analyticsBucket, at(modelBgnbdInputs)), [
+    'cutoff_role',
+    'repeat_purchases',
+    'recency_units',
+    'age_units',
+  ]);
+  const samples = sortBy(await readRows(store, analyticsBucket, at(modelSamples)), [
+    'purpose',
+    'sample_hash',
+    'customer_id',
+  ]);
   checkNoLeak(samples);
 
   const unitWeeks = (config.models.clv.timeResolution === 'week' ? 7 : 1) / 7;
@@ -214,6 +226,7 @@ export async function fitModels(input: FitModelsInput, deps: FitModelsDeps): Pro
       status: r.status,
       isTrustworthy: r.is_trustworthy,
       warnings: r.warnings,
+      seconds: r.fit_seconds,
     })),
     triples: scoreTriples.length,
     seconds: seconds(started),
@@ -236,7 +249,9 @@ interface ModelRunRow {
 }
 
 function runRow(run: ModelRunRow): Row {
-  return { ...run, warnings: run.warnings.length > 0 ? run.warnings.join('; ') : null };
+  // Timing stays out of the table: a rerun of the same data must write identical rows.
+  const { fit_seconds: _seconds, ...row } = run;
+  return { ...row, warnings: run.warnings.length > 0 ? run.warnings.join('; ') : null };
 }
 
 /** Every feature must come from on or before its row's cutoff; the label alone looks later. */
@@ -576,6 +591,20 @@ function num(value: Row[string] | undefined): number {
   if (!Number.isFinite(n))
     throw new Error(`Expected a number in the model inputs, got ${JSON.stringify(value)}`);
   return n;
+}
+
+function sortBy(rows: Row[], keys: readonly string[]): Row[] {
+  const compare = (a: Row[string] | undefined, b: Row[string] | undefined): number => {
+    if (typeof a === 'number' && typeof b === 'number') return a - b;
+    return String(a).localeCompare(String(b));
+  };
+  return rows.sort((a, b) => {
+    for (const key of keys) {
+      const order = compare(a[key], b[key]);
+      if (order !== 0) return order;
+    }
+    return 0;
+  });
 }
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);

@@ -22,7 +22,10 @@ export type Row = Record<string, string | number | boolean | null>;
 
 const DAY_MS = 86_400_000;
 
-/** Every row of the Parquet files under a prefix, with bigints as numbers and dates as yyyy-MM-dd. */
+/**
+ * Every row of the Parquet files under a prefix: bigints as numbers (as exact text beyond 2^53), dates as
+ * yyyy-MM-dd, timestamps as ISO text.
+ */
 export async function readRows(store: ObjectStore, bucket: string, prefix: string): Promise<Row[]> {
   const keys = (await store.list(bucket, prefix)).filter((k) => k.endsWith('.parquet')).sort();
   const rows: Row[] = [];
@@ -41,8 +44,9 @@ export async function readRows(store: ObjectStore, bucket: string, prefix: strin
 function plain(value: unknown): string | number | boolean | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'bigint') {
+    // Hashed ids and sample hashes use all 63 bits: kept exact as text rather than rounded.
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER))
-      throw new Error(`A Parquet integer ${value} does not fit a JavaScript number`);
+      return String(value);
     return Number(value);
   }
   if (value instanceof Date) {

@@ -207,7 +207,6 @@ export const modelRuns: TableSchema = {
       'Evaluation on held-out customers and period (churn: AUC, baselines, calibration), as JSON.',
     ),
     col('warnings', 'string', 'What a reader should know, joined by "; ".'),
-    col('fit_seconds', 'double', 'Wall time of the fit.', { nullable: false }),
   ],
   partitionKeys: runPartitionKeys,
 };
