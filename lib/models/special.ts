@@ -1,0 +1,71 @@
+import cephes from 'cephes';
+
+/**
+ * Special functions for the CLV models, from Cephes (Moshier's library, compiled to WebAssembly by the
+ * `cephes` package). Thin wrappers: each says what the models rely on and what Cephes does at the
+ * edges, measured on cephes 3.3.3 (test/models-special.test.ts pins it).
+ *
+ * Cephes reports domain and range errors by throwing (`cephes reports "overflow range error" in
+ * hyp2f1`), never by returning NaN; the wrappers keep that, so a wrong argument fails loudly.
+ */
+
+let loaded = false;
+
+/** Loads the WebAssembly module. Await once (per process) before calling anything below. */
+export async function ensureSpecialFunctions(): Promise<void> {
+  await cephes.compiled;
+  loaded = true;
+}
+
+function assertLoaded(fn: string): void {
+  if (!loaded) {
+    throw new Error(
+      `${fn}: special functions not loaded; await ensureSpecialFunctions() once before fitting or scoring`,
+    );
+  }
+}
+
+/**
+ * ln |Gamma(x)|. Accurate over the whole positive axis: lgamma(1e-300) = 690.78 (= -ln x),
+ * lgamma(1e300) = 6.9e302; the models call it with arguments from about 1e-9 (a, r near 0) to a few
+ * thousand (r + x, b + x with x up to thousands of repeat purchases).
+ */
+export function lgamma(x: number): number {
+  assertLoaded('lgamma');
+  return cephes.lgam(x);
+}
+
+/**
+ * ln B(a, b) = ln Gamma(a) + ln Gamma(b) - ln Gamma(a + b), for a, b > 0. Cephes' lbeta switches to an
+ * asymptotic form when one argument is huge, so lbeta(0.5, 1e12) keeps its digits where the difference
+ * of lgammas (each about 2.6e13) would lose all of them.
+ */
+export function lbeta(a: number, b: number): number {
+  assertLoaded('lbeta');
+  return cephes.lbeta(a, b);
+}
+
+/**
+ * Gauss's hypergeometric function 2F1(a, b; c; x) for real x <= 1.
+ *
+ * Cephes' hyp2f1 covers -1 <= x < 1 (with its own transformations near x = 1, including c - a - b near
+ * an integer) but throws "overflow range error" for every x < -1, with any parameters. Below -1 this
+ * wrapper applies Pfaff's transformation first,
+ *   2F1(a, b; c; x) = (1 - x)^(-a) 2F1(a, c - b; c; x / (x - 1)),
+ * which maps x in (-inf, -1) to x / (x - 1) in (1/2, 1), where Cephes converges. Of the two Pfaff forms
+ * it uses the one whose power has the smaller |exponent|, so the prefactor stays as tame as possible.
+ */
+export function hyp2f1(a: number, b: number, c: number, x: number): number {
+  assertLoaded('hyp2f1');
+  if (x >= -1) return cephes.hyp2f1(a, b, c, x);
+  const y = x / (x - 1);
+  if (Math.abs(a) <= Math.abs(b)) return (1 - x) ** -a * cephes.hyp2f1(a, c - b, c, y);
+  return (1 - x) ** -b * cephes.hyp2f1(c - a, b, c, y);
+}
+
+/** ln(exp(u) + exp(v)) without overflow or underflow; -Infinity terms are allowed. */
+export function logAddExp(u: number, v: number): number {
+  const m = Math.max(u, v);
+  if (m === Number.NEGATIVE_INFINITY) return m;
+  return m + Math.log1p(Math.exp(Math.min(u, v) - m));
+}
