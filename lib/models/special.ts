@@ -35,14 +35,34 @@ export function lgamma(x: number): number {
   return cephes.lgam(x);
 }
 
+/** Above this, lbeta uses the Stirling difference below instead of Cephes' lbeta. */
+const LBETA_LARGE = 100;
+
 /**
- * ln B(a, b) = ln Gamma(a) + ln Gamma(b) - ln Gamma(a + b), for a, b > 0. Cephes' lbeta switches to an
- * asymptotic form when one argument is huge, so lbeta(0.5, 1e12) keeps its digits where the difference
- * of lgammas (each about 2.6e13) would lose all of them.
+ * ln B(a, b) = ln Gamma(a) + ln Gamma(b) - ln Gamma(a + b), for a, b > 0.
+ *
+ * Cephes' lbeta loses digits when one argument is large: measured against an 80-digit reference, a
+ * relative error of 2.5e-12 at lbeta(0.793, 9999), 1e-11 at (0.793, 1e6) and 7e-5 at (0.5, 1e12). When
+ * the larger argument is 100 or more this uses ln Gamma(small) minus ln Gamma(big + small) - ln Gamma(big), the latter from the
+ * difference of Stirling series written so nothing cancels:
+ *   (big - 1/2) log1p(small/big) + small ln(big + small) - small + (1/(big+small) - 1/big)/12
+ *   - (1/(big+small)^3 - 1/big^3)/360 + (1/(big+small)^5 - 1/big^5)/1260,
+ * whose next term is below 1e-18 there.
  */
 export function lbeta(a: number, b: number): number {
   assertLoaded('lbeta');
-  return cephes.lbeta(a, b);
+  const big = Math.max(a, b);
+  const small = Math.min(a, b);
+  if (big < LBETA_LARGE) return cephes.lbeta(a, b);
+  const sum = big + small;
+  const lgammaRatio =
+    (big - 0.5) * Math.log1p(small / big) +
+    small * Math.log(sum) -
+    small +
+    (1 / sum - 1 / big) / 12 -
+    (1 / sum ** 3 - 1 / big ** 3) / 360 +
+    (1 / sum ** 5 - 1 / big ** 5) / 1260;
+  return cephes.lgam(small) - lgammaRatio;
 }
 
 /**
@@ -54,6 +74,9 @@ export function lbeta(a: number, b: number): number {
  *   2F1(a, b; c; x) = (1 - x)^(-a) 2F1(a, c - b; c; x / (x - 1)),
  * which maps x in (-inf, -1) to x / (x - 1) in (1/2, 1), where Cephes converges. Of the two Pfaff forms
  * it uses the one whose power has the smaller |exponent|, so the prefactor stays as tame as possible.
+ * Accuracy far below -1 is limited by 1 - x/(x - 1) = 1/(1 - x) being formed inside Cephes from the
+ * rounded x/(x - 1): measured relative error up to about 1e-16 (1 - x)(1 + largest |parameter|), e.g.
+ * 1e-9 at x = -1e6 with a parameter of 20. The models never call it below -1 (see bgnbd.ts).
  */
 export function hyp2f1(a: number, b: number, c: number, x: number): number {
   assertLoaded('hyp2f1');
