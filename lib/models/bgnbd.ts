@@ -132,14 +132,17 @@ const MAX_SERIES_TERMS = 200_000;
  *    F = 2F1(a-1, beta; c; z), beta = c - r - x = a+b-r-1.
  * 3. With e = a - 1, (e)_k = e (a)_(k-1) and (1-z)^(-e) = sum_k (e)_k z^k / k!, so
  *      (1 - (1-z)^e F) / e = (1-z)^e sum_(k>=1) (a)_(k-1) z^k / k! * (1 - (beta)_k / (c)_k).
- *    No division by e (a = 1 is an ordinary point), and 1 - (beta)_k/(c)_k is accumulated as a sum of
- *    positive increments (c - beta = r + x > 0), so there is no cancellation either, also when b is huge
- *    and r small (the difference form loses log10(c / (r+x)) digits there). The terms fall like z^k.
+ *    No division by e (a = 1 is an ordinary point), and when beta >= 0, 1 - (beta)_k/(c)_k is
+ *    accumulated from positive increments (c - beta = r + x > 0), so nothing cancels, also when b is
+ *    huge and r small (the difference form loses log10(c / (r+x)) digits there). Terms fall like z^k.
+ *    When beta < 0 (r > a + b - 1) the same rearrangement of the original form takes over
+ *    (seriesOriginal below), again with positive terms.
  *
- * Then E = P(alive) * c * that. When z is so close to 1 that the series needs more than 200,000 terms
+ * Then E = P(alive) * c * that. When z is so close to 1 that a series needs more than 200,000 terms
  * (t more than about 5,000 times alpha + T), Cephes' hyp2f1 evaluates F by its 1 - z transformation and
- * (1 - (1-z)^e F)/e is formed directly; within 1e-6 of a = 1 that is interpolated between a = 1 +- 1e-6
- * (the function is smooth in a; error O(1e-12)).
+ * (1 - (1-z)^e F)/e is formed directly; within 1e-5 of a = 1 that is interpolated between a = 1 +- 1e-5
+ * (the function is smooth in a). That route is good to about 1e-9 near a = 1, 1e-13 elsewhere
+ * (test/models-bgnbd.test.ts); Cephes may throw "partial loss of precision" there for beta < 0.
  */
 export function conditionalExpectedPurchases(
   p: BgnbdParams,
@@ -154,7 +157,7 @@ export function conditionalExpectedPurchases(
   return pAlive(p, x, tx, T) * c * aliveExpectationOverC(p, t, x, T);
 }
 
-/** The series of step 3 above, or Cephes where it would be too long. Exported for tests. */
+/** (1 - G) / (a - 1) of eq. 10 by the series above (maxTerms caps it; then Cephes). Exported for tests. */
 export function aliveExpectationOverC(
   p: BgnbdParams,
   t: number,
@@ -170,8 +173,42 @@ export function aliveExpectationOverC(
   const u = t / (alpha + T);
   const z = u / (1 + u);
   const lnOneMinusZ = -Math.log1p(u);
+  const series =
+    beta >= 0 ? seriesPfaff(a, n, c, beta, z, maxTerms) : seriesOriginal(n, b + x, c, z, maxTerms);
+  if (series !== undefined) return Math.exp((beta >= 0 ? e : n) * lnOneMinusZ + series.logScale) * series.sum;
+
+  const viaCephes = (eps: number): number => {
+    const f = hyp2f1(eps, beta + eps - e, c + eps - e, z);
+    return -Math.expm1(eps * lnOneMinusZ + Math.log(f)) / eps;
+  };
+  const delta = 1e-5;
+  if (Math.abs(e) >= delta) return viaCephes(e);
+  const below = viaCephes(-delta);
+  const above = viaCephes(delta);
+  return below + ((e + delta) / (2 * delta)) * (above - below);
+}
+
+interface ScaledSum {
+  readonly sum: number;
+  /** The value is e^logScale * sum (terms are rescaled to stay in range). */
+  readonly logScale: number;
+}
+
+/**
+ * Step 3's series, for beta = a + b - r - 1 >= 0: sum_(k>=1) (a)_(k-1) z^k / k! (1 - (beta)_k / (c)_k).
+ * With beta >= 0 every increment of 1 - (beta)_k/(c)_k, (beta)_(k-1)/(c)_(k-1) * (r+x)/(c+k-1), is
+ * positive. Undefined when maxTerms are not enough.
+ */
+function seriesPfaff(
+  a: number,
+  n: number,
+  c: number,
+  beta: number,
+  z: number,
+  maxTerms: number,
+): ScaledSum | undefined {
   let pk = z; // (a)_(k-1) z^k / k!
-  let ratio = 1; // (beta)_k / (c)_k, for k - 1
+  let ratio = 1; // (beta)_(k-1) / (c)_(k-1)
   let dk = 0; // 1 - (beta)_k / (c)_k
   let sum = 0;
   for (let k = 1; k <= maxTerms; k++) {
@@ -180,20 +217,44 @@ export function aliveExpectationOverC(
     const term = pk * dk;
     sum += term;
     // Past the terms' peak (pk decreasing) and negligible.
-    if (Math.abs(term) <= 1e-17 * Math.abs(sum) && (a + k - 1) * z < k + 1) {
-      return Math.exp(e * lnOneMinusZ) * sum;
-    }
+    if (Math.abs(term) <= 1e-17 * Math.abs(sum) && (a + k - 1) * z < k + 1) return { sum, logScale: 0 };
     pk *= ((a + k - 1) * z) / (k + 1);
   }
-  const viaCephes = (eps: number): number => {
-    const f = hyp2f1(eps, beta + eps - e, c + eps - e, z);
-    return -Math.expm1(eps * lnOneMinusZ + Math.log(f)) / eps;
-  };
-  const delta = 1e-6;
-  if (Math.abs(e) >= delta) return viaCephes(e);
-  const below = viaCephes(-delta);
-  const above = viaCephes(delta);
-  return below + ((e + delta) / (2 * delta)) * (above - below);
+  return undefined;
+}
+
+/**
+ * For beta < 0 (r > a + b - 1; then (beta)_k alternates and grows, and step 3's series cancels
+ * catastrophically: -4,059 instead of 1,178 at r = 100, a = 1e-6) the original form serves instead,
+ * rearranged the same way. With m = b + x and c = m + (a - 1), 2F1(r+x, m; m; z) = (1-z)^-(r+x), so
+ *   (1 - (1-z)^(r+x) 2F1(r+x, m; c; z)) / (a-1) = (1-z)^(r+x) sum_(k>=1) (r+x)_k z^k / k! * d_k,
+ *   d_k = (1 - (m)_k / (c)_k) / (a-1) = d_(k-1) + (m)_(k-1) / (c)_(k-1) / (c+k-1),
+ * again without division by a - 1 and with positive terms (for c > 0). The terms grow to about
+ * (1-z)^-(r+x) before they fall, so they are rescaled by e^-500 whenever they pass e^500 and the
+ * prefactor is applied in logs. Undefined when maxTerms are not enough.
+ */
+function seriesOriginal(n: number, m: number, c: number, z: number, maxTerms: number): ScaledSum | undefined {
+  const RESCALE = 500;
+  const LIMIT = Math.exp(RESCALE);
+  let pk = n * z; // (n)_k z^k / k!, scaled
+  let ratio = 1; // (m)_(k-1) / (c)_(k-1)
+  let dk = 0;
+  let sum = 0;
+  let logScale = 0;
+  for (let k = 1; k <= maxTerms; k++) {
+    dk += ratio / (c + k - 1);
+    ratio *= (m + k - 1) / (c + k - 1);
+    const term = pk * dk;
+    sum += term;
+    if (Math.abs(term) <= 1e-17 * Math.abs(sum) && (n + k) * z < k + 1) return { sum, logScale };
+    pk *= ((n + k) * z) / (k + 1);
+    if (Math.abs(pk) > LIMIT || Math.abs(sum) > LIMIT) {
+      pk /= LIMIT;
+      sum /= LIMIT;
+      logScale += RESCALE;
+    }
+  }
+  return undefined;
 }
 
 /** E[X(t)] for a customer of age t (eq. 7): eq. 10 with x = t_x = T = 0, where P(alive) = 1. */
