@@ -153,14 +153,16 @@ export function fitGammaGamma(
       `Nelder-Mead stopped at its cap of ${minimizeOptions.maxIterations} iterations before converging`,
     );
   }
+  // A fit that did not converge has no optimum to call degenerate; its boundary entries still say
+  // where it was heading.
   const status: FitDiagnostics['status'] =
     customers < MIN_REPEAT_CUSTOMERS
       ? 'insufficient_data'
-      : boundary.length > 0
-        ? 'degenerate'
-        : result.converged
-          ? 'ok'
-          : 'not_converged';
+      : !result.converged
+        ? 'not_converged'
+        : boundary.length > 0
+          ? 'degenerate'
+          : 'ok';
   return {
     params,
     diagnostics: {
