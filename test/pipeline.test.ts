@@ -79,7 +79,8 @@ describe('Pipeline state machine definition', () => {
   });
 
   it('fits the models after the marts that build their inputs and before the marts that score with them', () => {
-    const plan = (states['Plan the run']?.Parameters as { plan: Record<string, string[]> }).plan;
+    const plan =
+      (states['Plan the run']?.Parameters as { plan: Record<string, string[]> } | undefined)?.plan ?? {};
     expect(plan.build_marts_wave_1).toContain('model_features');
     expect(plan.build_marts_wave_2).toEqual(expect.arrayContaining(['model_bgnbd_inputs', 'model_samples']));
     expect(plan.score_models_wave_1?.sort()).toEqual(['churn_risk', 'clv', 'segments']);
@@ -90,7 +91,7 @@ describe('Pipeline state machine definition', () => {
     );
     const fit = states['Fit models'];
     // Only the run's keys go in; the inputs and parameters travel through the run's location in S3.
-    expect((fit?.Parameters as { Payload: unknown }).Payload).toEqual({
+    expect((fit?.Parameters as { Payload: unknown } | undefined)?.Payload).toEqual({
       'runDate.$': '$.runDate',
       'runId.$': '$.runId',
     });

@@ -722,6 +722,13 @@ export class Pipeline extends Construct {
       `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`,
       'Resource::*',
     ]);
+    acknowledgeGrantWildcards(fitRole, [
+      ...KMS_GRANT_ACTIONS,
+      ...[...MODEL_INPUT_TABLES, ...MODEL_OUTPUT_TABLES].map(
+        (table) => `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/${table}/*`,
+      ),
+      'Resource::*',
+    ]);
     acknowledgeGrantWildcards(role, [
       ...S3_GRANT_ACTIONS,
       ...KMS_GRANT_ACTIONS,
@@ -794,6 +801,10 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
   [
     /^Resource::<.*Bucket.*\.Arn>\/_control\/\*$/,
     'The run-control objects (published run, run records) under the _control/ prefix of the analytics bucket.',
+  ],
+  [
+    /^Resource::<.*AnalyticsBucket.*\.Arn>\/model_[a-z_]+\/\*$/,
+    "One model table's objects: Fit models reads its inputs and replaces its outputs under run-date and run-id prefixes known only at run time.",
   ],
   [
     /^Resource::arn:.*:states:.*:execution:/,

@@ -274,11 +274,7 @@ function churnFeatures(row: Row, params: BgnbdParams | undefined, horizonWeeks: 
   const x = num(row.repeat_purchases);
   const tx = num(row.recency_units) * unitWeeks;
   const T = num(row.age_units) * unitWeeks;
-  return [
-    ...values,
-    pAlive(params, x, tx, T),
-    Math.log1p(conditionalExpectedPurchases(params, horizonWeeks, x, tx, T)),
-  ];
+  return [...values, Math.log1p(conditionalExpectedPurchases(params, horizonWeeks, x, tx, T))];
 }
 
 function fitChurn(

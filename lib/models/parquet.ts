@@ -108,6 +108,8 @@ function toParquet(column: Column, value: Row[string] | undefined, table: string
       if (typeof value !== 'number' || !Number.isInteger(value)) throw wrong();
       return value;
     case 'bigint':
+      // Exact text too: readRows gives values beyond 2^53 as text.
+      if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
       if (typeof value !== 'number' || !Number.isInteger(value)) throw wrong();
       return BigInt(value);
     case 'double':

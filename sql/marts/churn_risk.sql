@@ -22,8 +22,8 @@
 --
 -- The churn model (fitted by the Fit models Lambda, see docs/models.md) scores the same customers:
 -- churn_probability = 1 / (1 + exp(-(intercept + sum of coefficient x (feature - mean) / scale))),
--- with the features of model_features as of the run date, and P(alive) and the expected purchases
--- over H from the run's BG/NBD fit (model_clv_by_triple). The features are unpivoted to one row per
+-- with the features of model_features as of the run date, and the expected purchases over H from the
+-- run's BG/NBD fit (model_clv_by_triple). The features are unpivoted to one row per
 -- customer and feature and joined to the fitted coefficients by name, so a feature the model was
 -- fitted without (no BG/NBD fit) simply has no coefficient. churn_model_status is the model's status in
 -- model_runs: a model that did not beat recency alone on held-out customers says so there and here.
@@ -210,7 +210,6 @@ feature_parameters as (
 with_bgnbd as (
     select
         score_features.*,
-        by_triple.p_alive as f_p_alive,
         ln(1 + by_triple.expected_purchases_churn_horizon) as f_log_expected_purchases
     from score_features
     left join by_triple
@@ -224,10 +223,6 @@ feature_values as (
     union all
     select customer_id, 'f_log_purchase_days' as feature, f_log_purchase_days as value from with_bgnbd
     union all
-    select customer_id, 'f_log_tenure_days' as feature, f_log_tenure_days as value from with_bgnbd
-    union all
-    select customer_id, 'f_log_mean_spend' as feature, f_log_mean_spend as value from with_bgnbd
-    union all
     select customer_id, 'f_log_recent_purchase_days' as feature, f_log_recent_purchase_days as value
     from with_bgnbd
     union all
@@ -236,8 +231,6 @@ feature_values as (
     select customer_id, 'f_log_support_tickets' as feature, f_log_support_tickets as value from with_bgnbd
     union all
     select customer_id, 'f_log_loyalty_balance' as feature, f_log_loyalty_balance as value from with_bgnbd
-    union all
-    select customer_id, 'f_p_alive' as feature, f_p_alive as value from with_bgnbd
     union all
     select customer_id, 'f_log_expected_purchases' as feature, f_log_expected_purchases as value
     from with_bgnbd
