@@ -23,9 +23,10 @@
 -- The churn model (fitted by the Fit models Lambda, see docs/models.md) scores the same customers:
 -- churn_probability = 1 / (1 + exp(-(intercept + sum of coefficient x (feature - mean) / scale))),
 -- with the features of model_features as of the run date, and the expected purchases over H from the
--- run's BG/NBD fit (model_clv_by_triple). The features are unpivoted to one row per
--- customer and feature and joined to the fitted coefficients by name, so a feature the model was
--- fitted without (no BG/NBD fit) simply has no coefficient. churn_model_status is the model's status in
+-- run's BG/NBD fit (model_clv_by_triple). The coefficients are pivoted into one row and the terms
+-- added in a fixed order (a sum over unpivoted rows adds them in whatever order the engine reads them,
+-- and a rerun differed in the last bit); a feature the model was fitted without (no BG/NBD fit) has no
+-- coefficient and adds nothing. churn_model_status is the model's status in
 -- model_runs: a model that did not beat recency alone on held-out customers says so there and here.
 with orders as (
     select
@@ -190,21 +191,52 @@ churn_fit as (
         and model = 'churn'
 ),
 
-intercept as (
-    select max(value) as intercept
-    from churn_parameters
-    where parameter = 'intercept'
-),
-
-feature_parameters as (
+coefficients as (
     select
-        feature,
-        max(value) filter (where parameter = 'coefficient') as coefficient,
-        max(value) filter (where parameter = 'mean') as mean,
-        max(value) filter (where parameter = 'scale') as scale
+        max(value) filter (where parameter = 'intercept') as intercept,
+        max(value) filter (where parameter = 'coefficient' and feature = 'f_log_recency_days')
+            as recency_coefficient,
+        max(value) filter (where parameter = 'mean' and feature = 'f_log_recency_days')
+            as recency_mean,
+        max(value) filter (where parameter = 'scale' and feature = 'f_log_recency_days')
+            as recency_scale,
+        max(value) filter (where parameter = 'coefficient' and feature = 'f_log_purchase_days')
+            as frequency_coefficient,
+        max(value) filter (where parameter = 'mean' and feature = 'f_log_purchase_days')
+            as frequency_mean,
+        max(value) filter (where parameter = 'scale' and feature = 'f_log_purchase_days')
+            as frequency_scale,
+        max(value) filter (where parameter = 'coefficient' and feature = 'f_log_recent_purchase_days')
+            as recent_coefficient,
+        max(value) filter (where parameter = 'mean' and feature = 'f_log_recent_purchase_days')
+            as recent_mean,
+        max(value) filter (where parameter = 'scale' and feature = 'f_log_recent_purchase_days')
+            as recent_scale,
+        max(value) filter (where parameter = 'coefficient' and feature = 'f_log_engagement_events')
+            as engagement_coefficient,
+        max(value) filter (where parameter = 'mean' and feature = 'f_log_engagement_events')
+            as engagement_mean,
+        max(value) filter (where parameter = 'scale' and feature = 'f_log_engagement_events')
+            as engagement_scale,
+        max(value) filter (where parameter = 'coefficient' and feature = 'f_log_support_tickets')
+            as support_coefficient,
+        max(value) filter (where parameter = 'mean' and feature = 'f_log_support_tickets')
+            as support_mean,
+        max(value) filter (where parameter = 'scale' and feature = 'f_log_support_tickets')
+            as support_scale,
+        max(value) filter (where parameter = 'coefficient' and feature = 'f_log_loyalty_balance')
+            as loyalty_coefficient,
+        max(value) filter (where parameter = 'mean' and feature = 'f_log_loyalty_balance')
+            as loyalty_mean,
+        max(value) filter (where parameter = 'scale' and feature = 'f_log_loyalty_balance')
+            as loyalty_scale,
+        max(value) filter (where parameter = 'coefficient' and feature = 'f_log_expected_purchases')
+            as expected_coefficient,
+        max(value) filter (where parameter = 'mean' and feature = 'f_log_expected_purchases')
+            as expected_mean,
+        max(value) filter (where parameter = 'scale' and feature = 'f_log_expected_purchases')
+            as expected_scale
     from churn_parameters
-    where feature is not null
-    group by feature
 ),
 
 with_bgnbd as (
@@ -218,42 +250,56 @@ with_bgnbd as (
         and score_features.age_units = by_triple.age_units
 ),
 
-feature_values as (
-    select customer_id, 'f_log_recency_days' as feature, f_log_recency_days as value from with_bgnbd
-    union all
-    select customer_id, 'f_log_purchase_days' as feature, f_log_purchase_days as value from with_bgnbd
-    union all
-    select customer_id, 'f_log_recent_purchase_days' as feature, f_log_recent_purchase_days as value
-    from with_bgnbd
-    union all
-    select customer_id, 'f_log_engagement_events' as feature, f_log_engagement_events as value from with_bgnbd
-    union all
-    select customer_id, 'f_log_support_tickets' as feature, f_log_support_tickets as value from with_bgnbd
-    union all
-    select customer_id, 'f_log_loyalty_balance' as feature, f_log_loyalty_balance as value from with_bgnbd
-    union all
-    select customer_id, 'f_log_expected_purchases' as feature, f_log_expected_purchases as value
-    from with_bgnbd
-),
-
-linear_terms as (
+linear_scores as (
     select
-        feature_values.customer_id,
-        sum(feature_parameters.coefficient * (feature_values.value - feature_parameters.mean)
-            / feature_parameters.scale) as linear_terms
-    from feature_values
-    inner join feature_parameters
-        on feature_values.feature = feature_parameters.feature
-    group by feature_values.customer_id
+        with_bgnbd.customer_id,
+        coefficients.intercept
+            + coalesce(
+                coefficients.recency_coefficient * (with_bgnbd.f_log_recency_days - coefficients.recency_mean)
+                / coefficients.recency_scale,
+                0
+            )
+            + coalesce(
+                coefficients.frequency_coefficient * (with_bgnbd.f_log_purchase_days - coefficients.frequency_mean)
+                / coefficients.frequency_scale,
+                0
+            )
+            + coalesce(
+                coefficients.recent_coefficient * (with_bgnbd.f_log_recent_purchase_days - coefficients.recent_mean)
+                / coefficients.recent_scale,
+                0
+            )
+            + coalesce(
+                coefficients.engagement_coefficient * (with_bgnbd.f_log_engagement_events - coefficients.engagement_mean)
+                / coefficients.engagement_scale,
+                0
+            )
+            + coalesce(
+                coefficients.support_coefficient * (with_bgnbd.f_log_support_tickets - coefficients.support_mean)
+                / coefficients.support_scale,
+                0
+            )
+            + coalesce(
+                coefficients.loyalty_coefficient * (with_bgnbd.f_log_loyalty_balance - coefficients.loyalty_mean)
+                / coefficients.loyalty_scale,
+                0
+            )
+            + coalesce(
+                coefficients.expected_coefficient * (with_bgnbd.f_log_expected_purchases - coefficients.expected_mean)
+                / coefficients.expected_scale,
+                0
+            )
+            as linear_score
+    from with_bgnbd
+    cross join coefficients
+    where coefficients.intercept is not null
 ),
 
 model_scores as (
     select
-        linear_terms.customer_id,
-        1 / (1 + exp(-(intercept.intercept + linear_terms.linear_terms))) as churn_probability
-    from linear_terms
-    cross join intercept
-    where intercept.intercept is not null
+        customer_id,
+        1 / (1 + exp(-linear_score)) as churn_probability
+    from linear_scores
 ),
 
 final as (

@@ -56,7 +56,8 @@ purchase_days as (
     select
         customer_id,
         cast(ordered_at as date) as purchase_date,
-        cast(sum(total_amount) as double) as spend,
+        -- decimal until the end: a sum of doubles depends on the order the engine adds them in
+        sum(total_amount) as spend,
         max(ordered_at) as last_ordered_at
     from orders
     group by customer_id, cast(ordered_at as date)
@@ -173,8 +174,8 @@ final as (
         cast(floor(cast(tenure_days as double) / {{ time_unit_days }}) as integer) as age_units,
         cast(days_since_last_purchase as integer) as days_since_last_purchase,
         cast(tenure_days as integer) as tenure_days,
-        total_spend,
-        case when purchase_days > 1 then (total_spend - first_day_spend) / (purchase_days - 1) end
+        cast(total_spend as double) as total_spend,
+        case when purchase_days > 1 then cast(total_spend - first_day_spend as double) / (purchase_days - 1) end
             as mean_repeat_spend,
         cast(recent_purchase_days as integer) as recent_purchase_days,
         cast(engagement_events as integer) as engagement_events,
@@ -183,7 +184,7 @@ final as (
         ln(1 + days_since_last_purchase) as f_log_recency_days,
         ln(1 + purchase_days) as f_log_purchase_days,
         ln(1 + tenure_days) as f_log_tenure_days,
-        ln(1 + greatest(total_spend, 0) / purchase_days) as f_log_mean_spend,
+        ln(1 + greatest(cast(total_spend as double), 0) / purchase_days) as f_log_mean_spend,
         ln(1 + recent_purchase_days) as f_log_recent_purchase_days,
         ln(1 + engagement_events) as f_log_engagement_events,
         ln(1 + support_tickets) as f_log_support_tickets,
