@@ -139,7 +139,7 @@ describe('models on the CDNOW sample, through the model SQL and the Fit models c
           ? { ...r, last_feature_event_at: '1997-07-02T12:00:00.000Z' }
           : r,
       );
-      await store.put('analytics', key ?? '', writeRowsWithTimestamps(leaked));
+      await store.put('analytics', key ?? '', writeRows(modelSamples, leaked));
       await expect(
         fitModels(
           { runDate: RUN_DATE, runId: FIXTURE_RUN_ID },
@@ -151,14 +151,3 @@ describe('models on the CDNOW sample, through the model SQL and the Fit models c
     }
   });
 });
-
-/** model_samples as Parquet, its timestamp written as text: the leak check parses either. */
-function writeRowsWithTimestamps(rows: Record<string, string | number | boolean | null>[]): Uint8Array {
-  const table = {
-    ...modelSamples,
-    columns: modelSamples.columns.map((c) =>
-      c.type === 'timestamp' || c.type === 'date' ? { ...c, type: 'string' as const } : c,
-    ),
-  };
-  return writeRows(table, rows);
-}

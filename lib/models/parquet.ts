@@ -84,8 +84,10 @@ function parquetType(column: Column): Record<string, string> {
       return { type: 'DOUBLE' };
     case 'date':
       return { type: 'INT32', converted_type: 'DATE' };
+    case 'timestamp':
+      return { type: 'INT64', converted_type: 'TIMESTAMP_MILLIS' };
     default:
-      // Decimals and timestamps are not written by the Lambda: say so rather than guess an encoding.
+      // Decimals are not written by the Lambda: say so rather than guess an encoding.
       throw new Error(`Column ${column.name} has type ${column.type}, which the model writer does not write`);
   }
 }
@@ -118,6 +120,11 @@ function toParquet(column: Column, value: Row[string] | undefined, table: string
     case 'date':
       if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw wrong();
       return Date.parse(`${value}T00:00:00Z`) / DAY_MS;
+    case 'timestamp': {
+      const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+      if (!Number.isFinite(ms)) throw wrong();
+      return BigInt(ms);
+    }
     default:
       throw wrong();
   }
