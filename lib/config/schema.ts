@@ -256,7 +256,7 @@ export const configSchema = z
             /** Annual rate the lifetime value's future purchases are discounted at. */
             annualDiscountRate: z.number().min(0).max(1).default(0.1),
             /** Gamma-Gamma is fitted on at most this many repeat buyers (a hashed sample). */
-            spendSampleSize: positiveInt.max(1_000_000).default(100_000),
+            spendSampleSize: positiveInt.max(1_000_000).default(50_000),
           })
           .prefault({}),
         churn: z
@@ -264,7 +264,7 @@ export const configSchema = z
             /** H: churned = no revenue order in the H days after the cutoff. */
             horizonDays: positiveInt.min(7).max(730).default(90),
             /** Training and evaluation each use at most this many customers (a hashed sample). */
-            sampleSize: positiveInt.min(100).max(1_000_000).default(100_000),
+            sampleSize: positiveInt.min(100).max(1_000_000).default(50_000),
             /** L2 penalty of the logistic regression, on standardized features. */
             l2: z.number().min(0).max(1_000_000).default(1),
             /** A customer is predicted to churn when the probability reaches this. */

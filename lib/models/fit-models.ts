@@ -75,6 +75,24 @@ export class FeatureLeakError extends Error {
 }
 
 const MIN_CHURN_ROWS = 50;
+/** The sample columns the fits read: decoding only these is most of the Lambda's reading time saved. */
+const SAMPLE_COLUMNS = [
+  ...new Set([
+    'purpose',
+    'cutoff_date',
+    'customer_id',
+    'sample_hash',
+    'repeat_purchases',
+    'recency_units',
+    'age_units',
+    'mean_repeat_spend',
+    'days_since_last_purchase',
+    'last_feature_event_at',
+    'is_churned',
+    ...CHURN_SQL_FEATURES,
+    ...KMEANS_FEATURES,
+  ]),
+];
 const MIN_KMEANS_ROWS = 20;
 
 /**
@@ -96,7 +114,7 @@ export async function fitModels(input: FitModelsInput, deps: FitModelsDeps): Pro
     'recency_units',
     'age_units',
   ]);
-  const samples = sortBy(await readRows(store, analyticsBucket, at(modelSamples)), [
+  const samples = sortBy(await readRows(store, analyticsBucket, at(modelSamples), SAMPLE_COLUMNS), [
     'purpose',
     'sample_hash',
     'customer_id',

@@ -1,4 +1,4 @@
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetRead } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Column, TableSchema } from '../schema/types.js';
 
@@ -24,19 +24,37 @@ const DAY_MS = 86_400_000;
 
 /**
  * Every row of the Parquet files under a prefix: bigints as numbers (as exact text beyond 2^53), dates as
- * yyyy-MM-dd, timestamps as ISO text.
+ * yyyy-MM-dd, timestamps as ISO text. Read column by column (hyparquet's `onChunk`), and only the
+ * `columns` asked for: building a row object per value costs more than decoding, and the samples are
+ * the Lambda's largest input.
  */
-export async function readRows(store: ObjectStore, bucket: string, prefix: string): Promise<Row[]> {
+export async function readRows(
+  store: ObjectStore,
+  bucket: string,
+  prefix: string,
+  columns?: readonly string[],
+): Promise<Row[]> {
   const keys = (await store.list(bucket, prefix)).filter((k) => k.endsWith('.parquet')).sort();
   const rows: Row[] = [];
   for (const key of keys) {
     const bytes = await store.get(bucket, key);
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    for (const raw of (await parquetReadObjects({ file })) as Record<string, unknown>[]) {
-      const row: Row = {};
-      for (const [name, value] of Object.entries(raw)) row[name] = plain(value);
-      rows.push(row);
-    }
+    const metadata = parquetMetadata(file);
+    const count = Number(metadata.num_rows);
+    const names = columns ?? metadata.schema.slice(1).map((element) => element.name);
+    const fileRows: Row[] = Array.from({ length: count }, () => ({}));
+    await parquetRead({
+      file,
+      metadata,
+      columns: [...names],
+      onChunk: ({ columnName, columnData, rowStart, rowEnd }) => {
+        for (let i = rowStart; i < Math.min(rowEnd, count); i++) {
+          const row = fileRows[i];
+          if (row) row[columnName] = plain(columnData[i - rowStart]);
+        }
+      },
+    });
+    for (const row of fileRows) rows.push(row);
   }
   return rows;
 }
