@@ -161,6 +161,13 @@ async function main(argv: string[]): Promise<number> {
             `  ${check.check_name} / ${check.subject}: value ${check.metric_value ?? 'none'}, threshold ${check.threshold ?? 'none'} (${check.detail})\n`,
           );
         }
+        const untrusted = (summary.models ?? []).filter((m) => !m.isTrustworthy);
+        if (untrusted.length > 0)
+          process.stdout.write(
+            `Models not to be trusted (their scores are withheld or flagged; details in analytics.model_runs):\n${untrusted
+              .map((m) => `  ${m.model} (${m.cutoffRole}): ${m.status}: ${m.warnings.join('; ')}\n`)
+              .join('')}`,
+          );
         if (summary.status !== 'SUCCEEDED')
           process.stdout.write(
             'Published data is unchanged. Fix the cause, then run the same command again.\n',
@@ -213,6 +220,10 @@ async function main(argv: string[]): Promise<number> {
           status: r.status,
           seconds: Number(r.seconds.toFixed(1)),
           failed_at: r.failure?.state ?? '',
+          untrusted_models: (r.models ?? [])
+            .filter((m) => !m.isTrustworthy)
+            .map((m) => `${m.model}/${m.cutoffRole}: ${m.status}`)
+            .join(', '),
         })),
       );
       return 0;

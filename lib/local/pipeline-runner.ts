@@ -10,7 +10,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { buildApp } from '../app.js';
 import type { Customer360Config } from '../config/schema.js';
 import { MODEL_OUTPUT_TABLES } from '../constructs/pipeline.js';
-import { fitModels, fitModelsInputSchema } from '../models/fit-models.js';
+import { fitModels, fitModelsInputSchema, type ModelRunSummary } from '../models/fit-models.js';
 import { prepareQuery, prepareQueryInputSchema } from '../pipeline/queries.js';
 import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
 import {
@@ -212,6 +212,8 @@ export interface LocalRunSummary {
   /** Every query the run sent to the local Athena, in order: what a cost estimate prices. */
   readonly queries: readonly ExecutedQuery[];
   readonly output?: Json;
+  /** What Fit models fitted: each model's status, whether its scores are trusted, and why not. */
+  readonly models?: readonly ModelRunSummary[];
   /** When the quality gate stopped the run: each failed blocking check with its value and threshold. */
   readonly failedChecks?: readonly Readonly<Record<string, string | null>>[];
 }
@@ -391,6 +393,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   };
 
   const objects = folderObjectStore(lakeRoot);
+  let fitted: readonly ModelRunSummary[] | undefined;
   const fit = async (input: Json): Promise<Json> => {
     const payload = fitModelsInputSchema.parse(payloadOf(input));
     const result = await fitModels(payload, {
@@ -398,6 +401,12 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       analyticsBucket: LOCAL_NAMES.analytics,
       store: objects,
     });
+    fitted = result.models;
+    // A fit not to be trusted is said where the operator looks, not only in model_runs.
+    for (const m of result.models.filter((m) => !m.isTrustworthy))
+      options.onEvent?.(
+        `  ⚠ ${`${m.model} (${m.cutoffRole})`.padEnd(44)} ${m.status}: ${m.warnings.join('; ')}`,
+      );
     // The Lambda wrote Parquet files straight into the run's location: the local catalog must see them.
     for (const name of MODEL_OUTPUT_TABLES)
       await registerTable(connection(), lakeRoot, tableNamed('analytics', name));
@@ -549,6 +558,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       states,
       rows,
       queries,
+      ...(fitted ? { models: fitted } : {}),
       output,
     };
   } catch (error) {
@@ -567,6 +577,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       states,
       rows,
       queries,
+      ...(fitted ? { models: fitted } : {}),
       ...(failure?.state === 'Quality gate failed' ? { failedChecks: gateRows } : {}),
     };
   } finally {
