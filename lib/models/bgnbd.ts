@@ -1,4 +1,4 @@
-import { type MinimizeOptions, minimize } from './optimize.js';
+import { fitDiagnostics, type MinimizeOptions, minimize } from './optimize.js';
 import { hyp2f1, lbeta, lgamma } from './special.js';
 
 /**
@@ -367,7 +367,8 @@ export function fitBgnbd(
     return -ll;
   };
 
-  const minimizeOptions: MinimizeOptions = { maxIterations: options.maxIterations ?? 8000 };
+  const maxIterations = options.maxIterations ?? 8000;
+  const minimizeOptions: MinimizeOptions = { maxIterations };
   const result = minimize(
     negLogLikelihood,
     [initial.r, initial.alpha, initial.a, initial.b].map(Math.log),
@@ -390,35 +391,15 @@ export function fitBgnbd(
       );
     }
   }
-  if (repeatBuyers < MIN_REPEAT_BUYERS) {
-    warnings.push(
-      `${repeatBuyers} repeat buyers; at least ${MIN_REPEAT_BUYERS} are needed to fit the dropout process`,
-    );
-  }
-  if (!result.converged) {
-    warnings.push(
-      `Nelder-Mead stopped at its cap of ${minimizeOptions.maxIterations} iterations before converging`,
-    );
-  }
-  // A fit that did not converge has no optimum to call degenerate; its boundary entries still say
-  // where it was heading.
-  const status: FitDiagnostics['status'] =
-    repeatBuyers < MIN_REPEAT_BUYERS
-      ? 'insufficient_data'
-      : !result.converged
-        ? 'not_converged'
-        : boundary.length > 0
-          ? 'degenerate'
-          : 'ok';
   return {
     params,
-    diagnostics: {
-      logLikelihood: -result.fx,
-      converged: result.converged,
-      iterations: result.iterations,
+    diagnostics: fitDiagnostics(
+      result,
+      maxIterations,
       boundary,
-      status,
-      warnings,
-    },
+      repeatBuyers < MIN_REPEAT_BUYERS
+        ? `${repeatBuyers} repeat buyers; at least ${MIN_REPEAT_BUYERS} are needed to fit the dropout process`
+        : undefined,
+    ),
   };
 }

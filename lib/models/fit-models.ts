@@ -129,12 +129,7 @@ export async function fitModels(input: FitModelsInput, deps: FitModelsDeps): Pro
   const bgnbd = new Map<CutoffRole, BgnbdParams | undefined>();
   for (const role of ['train', 'evaluate', 'score'] as const) {
     const rows = triples.filter((t) => t.cutoff_role === role);
-    const data = rows.map((t) => ({
-      x: num(t.repeat_purchases),
-      tx: num(t.recency_units) * unitWeeks,
-      T: num(t.age_units) * unitWeeks,
-      n: num(t.customers),
-    }));
+    const data = rows.map((t) => ({ ...xtT(t, unitWeeks), n: num(t.customers) }));
     const cutoffDate = String(rows[0]?.cutoff_date ?? cutoffOf(input.runDate, role, config));
     const fitStarted = performance.now();
     const customers = sum(data.map((d) => d.n));
@@ -211,9 +206,7 @@ export async function fitModels(input: FitModelsInput, deps: FitModelsDeps): Pro
     const { shortHorizonDays, longHorizonDays, lifetimeHorizonDays, annualDiscountRate } = config.models.clv;
     const horizonWeeks = config.models.churn.horizonDays / 7;
     for (const t of triples.filter((row) => row.cutoff_role === 'score')) {
-      const x = num(t.repeat_purchases);
-      const tx = num(t.recency_units) * unitWeeks;
-      const T = num(t.age_units) * unitWeeks;
+      const { x, tx, T } = xtT(t, unitWeeks);
       scoreTriples.push({
         repeat_purchases: x,
         recency_units: num(t.recency_units),
@@ -289,9 +282,7 @@ export function checkNoLeak(samples: readonly Row[]): void {
 function churnFeatures(row: Row, params: BgnbdParams | undefined, horizonWeeks: number, unitWeeks: number) {
   const values = CHURN_SQL_FEATURES.map((f) => num(row[f]));
   if (!params) return values;
-  const x = num(row.repeat_purchases);
-  const tx = num(row.recency_units) * unitWeeks;
-  const T = num(row.age_units) * unitWeeks;
+  const { x, tx, T } = xtT(row, unitWeeks);
   return [...values, Math.log1p(conditionalExpectedPurchases(params, horizonWeeks, x, tx, T))];
 }
 
@@ -354,32 +345,17 @@ function fitChurn(
     evaluate.map((r) => num(r.days_since_last_purchase)),
     actual,
   );
+  const evaluateTriples = evaluate.map((r) => xtT(r, unitWeeks));
   const pAliveAuc = evaluateParams
     ? rocAuc(
-        evaluate.map(
-          (r) =>
-            1 -
-            pAlive(
-              evaluateParams,
-              num(r.repeat_purchases),
-              num(r.recency_units) * unitWeeks,
-              num(r.age_units) * unitWeeks,
-            ),
-        ),
+        evaluateTriples.map(({ x, tx, T }) => 1 - pAlive(evaluateParams, x, tx, T)),
         actual,
       )
     : undefined;
   const expectedAuc = evaluateParams
     ? rocAuc(
-        evaluate.map(
-          (r) =>
-            -conditionalExpectedPurchases(
-              evaluateParams,
-              horizonWeeks,
-              num(r.repeat_purchases),
-              num(r.recency_units) * unitWeeks,
-              num(r.age_units) * unitWeeks,
-            ),
+        evaluateTriples.map(
+          ({ x, tx, T }) => -conditionalExpectedPurchases(evaluateParams, horizonWeeks, x, tx, T),
         ),
         actual,
       )
@@ -548,17 +524,10 @@ function holdoutCheck(
   if (!params) return { actualPurchaseDays: actual };
   const horizonWeeks = config.models.churn.horizonDays / 7;
   const predicted = sum(
-    rows.map(
-      (r) =>
-        num(r.customers) *
-        conditionalExpectedPurchases(
-          params,
-          horizonWeeks,
-          num(r.repeat_purchases),
-          num(r.recency_units) * unitWeeks,
-          num(r.age_units) * unitWeeks,
-        ),
-    ),
+    rows.map((r) => {
+      const { x, tx, T } = xtT(r, unitWeeks);
+      return num(r.customers) * conditionalExpectedPurchases(params, horizonWeeks, x, tx, T);
+    }),
   );
   return {
     horizonDays: config.models.churn.horizonDays,
@@ -598,6 +567,15 @@ function parameter(
 function cutoffOf(runDate: string, role: CutoffRole, config: Customer360Config): string {
   const days = { score: 0, evaluate: 1, train: 2 }[role] * config.models.churn.horizonDays;
   return new Date(Date.parse(`${runDate}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** A row's (x, t_x, T) in weeks, from its integer units (days, or whole weeks). */
+function xtT(row: Row, unitWeeks: number): { x: number; tx: number; T: number } {
+  return {
+    x: num(row.repeat_purchases),
+    tx: num(row.recency_units) * unitWeeks,
+    T: num(row.age_units) * unitWeeks,
+  };
 }
 
 function num(value: Row[string] | undefined): number {

@@ -1,5 +1,5 @@
 import type { FitDiagnostics } from './bgnbd.js';
-import { type MinimizeOptions, minimize } from './optimize.js';
+import { fitDiagnostics, type MinimizeOptions, minimize } from './optimize.js';
 import { lgamma } from './special.js';
 
 /**
@@ -126,7 +126,8 @@ export function fitGammaGamma(
     return -ll;
   };
   const initial = options.initial ?? { p: 1, q: 1, v: 1 };
-  const minimizeOptions: MinimizeOptions = { maxIterations: options.maxIterations ?? 6000 };
+  const maxIterations = options.maxIterations ?? 6000;
+  const minimizeOptions: MinimizeOptions = { maxIterations };
   const result = minimize(negLogLikelihood, [initial.p, initial.q, initial.v].map(Math.log), minimizeOptions);
   const [p, q, v] = result.x.map(Math.exp) as [number, number, number];
   const params = { p, q, v };
@@ -144,34 +145,15 @@ export function fitGammaGamma(
       );
     }
   }
-  const warnings: string[] = [];
-  if (customers < MIN_REPEAT_CUSTOMERS) {
-    warnings.push(`${customers} repeat customers; at least ${MIN_REPEAT_CUSTOMERS} are needed`);
-  }
-  if (!result.converged) {
-    warnings.push(
-      `Nelder-Mead stopped at its cap of ${minimizeOptions.maxIterations} iterations before converging`,
-    );
-  }
-  // A fit that did not converge has no optimum to call degenerate; its boundary entries still say
-  // where it was heading.
-  const status: FitDiagnostics['status'] =
-    customers < MIN_REPEAT_CUSTOMERS
-      ? 'insufficient_data'
-      : !result.converged
-        ? 'not_converged'
-        : boundary.length > 0
-          ? 'degenerate'
-          : 'ok';
   return {
     params,
-    diagnostics: {
-      logLikelihood: -result.fx,
-      converged: result.converged,
-      iterations: result.iterations,
+    diagnostics: fitDiagnostics(
+      result,
+      maxIterations,
       boundary,
-      status,
-      warnings,
-    },
+      customers < MIN_REPEAT_CUSTOMERS
+        ? `${customers} repeat customers; at least ${MIN_REPEAT_CUSTOMERS} are needed`
+        : undefined,
+    ),
   };
 }

@@ -143,3 +143,44 @@ function runSimplex(
   simplex.sort((u, v) => u.fx - v.fx);
   return { best: at(0), iterations, converged };
 }
+
+/**
+ * A fit's diagnostics from its optimizer result: `insufficient_data` when the data could not support it
+ * (`shortOfData` says why), else `not_converged`, else `degenerate` when a parameter sits on the edge of
+ * its domain, else `ok`. A fit that did not converge has no optimum to call degenerate; its boundary
+ * entries still say where it was heading.
+ */
+export function fitDiagnostics(
+  result: MinimizeResult,
+  maxIterations: number,
+  boundary: readonly string[],
+  shortOfData: string | undefined,
+): {
+  readonly logLikelihood: number;
+  readonly converged: boolean;
+  readonly iterations: number;
+  readonly boundary: readonly string[];
+  readonly status: 'ok' | 'degenerate' | 'not_converged' | 'insufficient_data';
+  readonly warnings: readonly string[];
+} {
+  const warnings: string[] = [];
+  if (shortOfData !== undefined) warnings.push(shortOfData);
+  if (!result.converged)
+    warnings.push(`Nelder-Mead stopped at its cap of ${maxIterations} iterations before converging`);
+  const status =
+    shortOfData !== undefined
+      ? 'insufficient_data'
+      : !result.converged
+        ? 'not_converged'
+        : boundary.length > 0
+          ? 'degenerate'
+          : 'ok';
+  return {
+    logLikelihood: -result.fx,
+    converged: result.converged,
+    iterations: result.iterations,
+    boundary,
+    status,
+    warnings,
+  };
+}

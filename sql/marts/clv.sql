@@ -68,8 +68,9 @@ scored as (
     select
         features.customer_id,
         features.repeat_purchases,
-        features.recency_units * {{ time_unit_days }} / 7.0 as recency_weeks,
-        features.age_units * {{ time_unit_days }} / 7.0 as age_weeks,
+        -- doubles: on Trino an integer over 7.0 is a decimal division, rounded to one decimal place
+        cast(features.recency_units * {{ time_unit_days }} as double) / 7 as recency_weeks,
+        cast(features.age_units * {{ time_unit_days }} as double) / 7 as age_weeks,
         features.mean_repeat_spend,
         coalesce(bgnbd_fit.is_bgnbd_trustworthy, false) as is_trustworthy,
         coalesce(bgnbd_fit.bgnbd_status, 'missing') as bgnbd_status,
