@@ -317,7 +317,6 @@ export function fitBgnbd(
     }
   }
   const repeatBuyers = rows.reduce((s, d) => s + (d.x > 0 ? d.n : 0), 0);
-  const warnings: string[] = [];
   const initial = options.initial ?? { r: 1, alpha: 1, a: 1, b: 1 };
   if (repeatBuyers === 0) {
     const nan = { r: Number.NaN, alpha: Number.NaN, a: Number.NaN, b: Number.NaN };
