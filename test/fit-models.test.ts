@@ -49,6 +49,7 @@ function inputs(): Row[] {
       recency_units: Math.round(g.tx * 7),
       age_units: Math.round(g.T * 7),
       customers: g.n,
+      fit_customers: g.n,
       next_purchase_days: null,
     })),
   );

@@ -207,14 +207,61 @@ describe('model features: as of each cutoff, labels only after it', () => {
   it('groups customers by (x, t_x, T) per cutoff with counts for the BG/NBD fit', async () => {
     const rows = await lake.read(modelBgnbdInputs, RUN_DATE, 'cutoff_date, repeat_purchases, age_units');
     expect(
-      rows.map((r) => [r.cutoff_role, r.repeat_purchases, r.recency_units, r.age_units, r.customers]),
+      rows.map((r) => [
+        r.cutoff_role,
+        r.repeat_purchases,
+        r.recency_units,
+        r.age_units,
+        r.customers,
+        r.fit_customers,
+      ]),
     ).toEqual([
-      ['train', 0, 0, 32, '1'],
-      ['evaluate', 0, 0, 12, '1'],
-      ['evaluate', 1, 76, 122, '1'],
-      ['score', 0, 0, 102, '1'],
-      ['score', 2, 161, 212, '1'],
+      ['train', 0, 0, 32, '1', '1'],
+      ['evaluate', 0, 0, 12, '1', '1'],
+      ['evaluate', 1, 76, 122, '1', '1'],
+      ['score', 0, 0, 102, '1', '1'],
+      ['score', 2, 161, 212, '1', '1'],
     ]);
+  });
+
+  it('fits BG/NBD on a hashed sample per cutoff, but keeps every triple of the run date for scoring', async () => {
+    const sampled = await FixtureLake.open();
+    try {
+      // 1,200 one-time buyers, each on a day of their own before the run date: 1,200 distinct triples.
+      const orders: FixtureRow[] = [];
+      for (let id = 1; id <= 1200; id += 1) {
+        const day = new Date(Date.parse(`${RUN_DATE}T00:00:00Z`) - id * 86_400_000)
+          .toISOString()
+          .slice(0, 10);
+        orders.push(stageOrder(id, `${day} 10:00:00`, 10));
+      }
+      await sampled.write(stageOrders, RUN_DATE, orders);
+      await sampled.write(stageInteractions, RUN_DATE, []);
+      const config = { models: { clv: { fitSampleSize: 1000 } } };
+      await sampled.run('model_features', RUN_DATE, config);
+      await sampled.run('model_bgnbd_inputs', RUN_DATE, config);
+      const rows = await sampled.read(modelBgnbdInputs, RUN_DATE);
+      const score = rows.filter((r) => r.cutoff_role === 'score');
+      const total = (list: typeof rows, key: string) => list.reduce((n, r) => n + Number(r[key]), 0);
+      // Every triple of the run date is kept for scoring; 1,000 of the 1,200 customers are fitted on.
+      expect([score.length, total(score, 'customers'), total(score, 'fit_customers')]).toEqual([
+        1200, 1200, 1000,
+      ]);
+      // They are the 1,000 smallest hashes (each customer has a T of their own here).
+      const features = await sampled.read(modelFeatures, RUN_DATE, 'sample_hash');
+      const smallest = new Set(
+        features
+          .filter((r) => r.cutoff_role === 'score')
+          .slice(0, 1000)
+          .map((r) => r.age_units),
+      );
+      expect(new Set(score.filter((r) => r.fit_customers === '1').map((r) => r.age_units))).toEqual(smallest);
+      // At D - 2H (2024-01-02) 1,021 customers had bought; only the 1,000 sampled triples are kept.
+      const train = rows.filter((r) => r.cutoff_role === 'train');
+      expect([train.length, total(train, 'fit_customers')]).toEqual([1000, 1000]);
+    } finally {
+      sampled.close();
+    }
   });
 
   it('in whole weeks, floors t_x and T to weeks', async () => {

@@ -255,6 +255,11 @@ export const configSchema = z
             lifetimeHorizonDays: dayCount.default(365),
             /** Annual rate the lifetime value's future purchases are discounted at. */
             annualDiscountRate: z.number().min(0).max(1).default(0.1),
+            /**
+             * BG/NBD is fitted on the triples of at most this many customers per cutoff (a hashed
+             * sample): distinct triples grow with the customer count, the fit's cost must not.
+             */
+            fitSampleSize: positiveInt.min(1000).max(1_000_000).default(50_000),
             /** Gamma-Gamma is fitted on at most this many repeat buyers (a hashed sample). */
             spendSampleSize: positiveInt.max(1_000_000).default(50_000),
           })

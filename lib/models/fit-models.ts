@@ -128,8 +128,8 @@ export async function fitModels(input: FitModelsInput, deps: FitModelsDeps): Pro
   // ---------------------------------------------------------------- BG/NBD at each cutoff
   const bgnbd = new Map<CutoffRole, BgnbdParams | undefined>();
   for (const role of ['train', 'evaluate', 'score'] as const) {
-    const rows = triples.filter((t) => t.cutoff_role === role);
-    const data = rows.map((t) => ({ ...xtT(t, unitWeeks), n: num(t.customers) }));
+    const rows = triples.filter((t) => t.cutoff_role === role && num(t.fit_customers) > 0);
+    const data = rows.map((t) => ({ ...xtT(t, unitWeeks), n: num(t.fit_customers) }));
     const cutoffDate = String(rows[0]?.cutoff_date ?? cutoffOf(input.runDate, role, config));
     const fitStarted = performance.now();
     const customers = sum(data.map((d) => d.n));
@@ -513,7 +513,7 @@ function fitSegments(
   };
 }
 
-/** Predicted against actual purchases after the cutoff, over the customers the triples stand for. */
+/** Predicted against actual purchases after the cutoff, over the fit sample. */
 function holdoutCheck(
   rows: readonly Row[],
   params: BgnbdParams | undefined,
@@ -526,7 +526,7 @@ function holdoutCheck(
   const predicted = sum(
     rows.map((r) => {
       const { x, tx, T } = xtT(r, unitWeeks);
-      return num(r.customers) * conditionalExpectedPurchases(params, horizonWeeks, x, tx, T);
+      return num(r.fit_customers) * conditionalExpectedPurchases(params, horizonWeeks, x, tx, T);
     }),
   );
   return {

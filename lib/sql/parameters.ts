@@ -39,6 +39,7 @@ export function pipelineParameters(
     churn_threshold: models.churn.threshold,
     time_unit_days: models.clv.timeResolution === 'week' ? 7 : 1,
     spend_sample_size: models.clv.spendSampleSize,
+    bgnbd_sample_size: models.clv.fitSampleSize,
     kmeans_sample_size: models.kmeans.sampleSize,
     clv_short_horizon_days: models.clv.shortHorizonDays,
     clv_long_horizon_days: models.clv.longHorizonDays,

@@ -141,7 +141,7 @@ export const modelBgnbdInputs: TableSchema = {
   zone: 'analytics',
   location: 'model_bgnbd_inputs/',
   description:
-    'Customers grouped by their (x, t_x, T) triple at each cutoff, with counts: the compact statistics the BG/NBD fit is weighted maximum likelihood over.',
+    'Customers grouped by their (x, t_x, T) triple at each cutoff, with counts: the compact statistics the BG/NBD fit is weighted maximum likelihood over (on a hashed sample), and every triple at the run date for scoring.',
   columns: [
     cutoffRole,
     cutoffDate,
@@ -150,9 +150,15 @@ export const modelBgnbdInputs: TableSchema = {
     ageUnits,
     col('customers', 'bigint', 'Customers with this triple.', { nullable: false }),
     col(
+      'fit_customers',
+      'bigint',
+      'Of them, the customers in the fit sample (the smallest sample_hash values, at most models.clv.fitSampleSize per cutoff): the weights of the fit.',
+      { nullable: false },
+    ),
+    col(
       'next_purchase_days',
       'bigint',
-      'Their purchase days in (cutoff, cutoff + H], summed; null at the run date.',
+      "The fit sample's purchase days in (cutoff, cutoff + H], summed; null at the run date.",
     ),
   ],
   partitionKeys: runPartitionKeys,
