@@ -129,7 +129,12 @@ export async function fitModels(input: FitModelsInput, deps: FitModelsDeps): Pro
   const bgnbd = new Map<CutoffRole, BgnbdParams | undefined>();
   for (const role of ['train', 'evaluate', 'score'] as const) {
     const rows = triples.filter((t) => t.cutoff_role === role && num(t.fit_customers) > 0);
-    const data = rows.map((t) => ({ ...xtT(t, unitWeeks), n: num(t.fit_customers) }));
+    // A literal of one shape: the likelihood reads these fields millions of times, and objects built by
+    // spreading took the fit from about 1 s to 5 s at a million customers.
+    const data = rows.map((t) => {
+      const { x, tx, T } = xtT(t, unitWeeks);
+      return { x, tx, T, n: num(t.fit_customers) };
+    });
     const cutoffDate = String(rows[0]?.cutoff_date ?? cutoffOf(input.runDate, role, config));
     const fitStarted = performance.now();
     const customers = sum(data.map((d) => d.n));
