@@ -53,6 +53,27 @@ const ALLOWED: readonly { model: string; operator: string; reason: string }[] = 
     reason: `${MONTH_SPINE}; and top_n (at most 1,000) customers by the months of the window (at most 121)`,
   },
   { model: 'sales_top_customers', operator: 'PIECEWISE_MERGE_JOIN', reason: MONTH_SPINE },
+  {
+    model: 'churn_risk',
+    operator: 'CROSS_PRODUCT',
+    reason: "the one row of the churn model's coefficients and the one row of its status (aggregates)",
+  },
+  {
+    model: 'clv',
+    operator: 'CROSS_PRODUCT',
+    reason:
+      'the one row each of the BG/NBD and Gamma-Gamma statuses and the Gamma-Gamma parameters (aggregates)',
+  },
+  {
+    model: 'segments',
+    operator: 'CROSS_PRODUCT',
+    reason: 'the k centroids (at most 12), the one row of feature scales and the one row of the fit status',
+  },
+  {
+    model: 'model_features',
+    operator: 'PIECEWISE_MERGE_JOIN',
+    reason: 'the three cutoffs (D, D - H, D - 2H): a date range condition against three rows',
+  },
 ];
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);

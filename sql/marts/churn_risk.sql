@@ -182,9 +182,10 @@ churn_parameters as (
 ),
 
 churn_fit as (
+    -- one row, also when the fit wrote none
     select
-        status as churn_model_status,
-        is_trustworthy as is_churn_model_trustworthy
+        max(status) as churn_model_status,
+        bool_or(is_trustworthy) as is_churn_model_trustworthy
     from analytics.model_runs
     where run_date = {{ run_date }}
         and run_id = {{ run_id }}
@@ -313,8 +314,7 @@ final as (
     from rule_based
     left join model_scores
         on rule_based.customer_id = model_scores.customer_id
-    left join churn_fit
-        on true
+    cross join churn_fit
 )
 
 select * from final

@@ -39,17 +39,18 @@ parameters as (
         and run_id = {{ run_id }}
 ),
 
+-- one row each, also when the fit wrote none (an aggregate without group by): joined to every customer
 bgnbd_fit as (
     select
-        status as bgnbd_status,
-        is_trustworthy as is_bgnbd_trustworthy
+        max(status) as bgnbd_status,
+        bool_or(is_trustworthy) as is_bgnbd_trustworthy
     from model_runs
     where model = 'bgnbd'
         and cutoff_role = 'score'
 ),
 
 spend_fit as (
-    select is_trustworthy as is_spend_trustworthy
+    select bool_or(is_trustworthy) as is_spend_trustworthy
     from model_runs
     where model = 'gamma_gamma'
 ),
@@ -92,12 +93,9 @@ scored as (
         on features.repeat_purchases = by_triple.repeat_purchases
         and features.recency_units = by_triple.recency_units
         and features.age_units = by_triple.age_units
-    left join bgnbd_fit
-        on true
-    left join spend_fit
-        on true
-    left join spend_parameters
-        on true
+    cross join bgnbd_fit
+    cross join spend_fit
+    cross join spend_parameters
 ),
 
 final as (

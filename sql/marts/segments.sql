@@ -20,7 +20,8 @@ parameters as (
 ),
 
 kmeans_fit as (
-    select is_trustworthy
+    -- one row, also when the fit wrote none
+    select bool_or(is_trustworthy) as is_trustworthy
     from analytics.model_runs
     where run_date = {{ run_date }}
         and run_id = {{ run_id }}
@@ -100,8 +101,7 @@ final as (
         nearest.engagement_events,
         coalesce(kmeans_fit.is_trustworthy, false) as is_trustworthy
     from nearest
-    left join kmeans_fit
-        on true
+    cross join kmeans_fit
     where nearest.distance_rank = 1
 )
 
