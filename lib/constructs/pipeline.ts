@@ -57,7 +57,8 @@ const LAMBDA_TIMEOUT = Duration.minutes(5);
 // Fitting reads bounded samples and the distinct (x, t_x, T) triples, so its cost does not follow the
 // customer count; sized from the benchmark (docs/models.md, "Cost") with room to spare.
 const FIT_MODELS_TIMEOUT = Duration.minutes(10);
-const FIT_MODELS_MEMORY_MB = 2048;
+export const FIT_MODELS_MEMORY_MB = 2048;
+export const FIT_MODELS_STATE = 'Fit models';
 
 /** Tables the Fit models Lambda writes; marts that read them run after it. */
 export const MODEL_OUTPUT_TABLES: readonly string[] = [
@@ -628,7 +629,7 @@ export class Pipeline extends Construct {
     const waves = martWaves.map((_wave, index) =>
       modelMap(`Build marts wave ${index + 1}`, `mart query wave ${index + 1}`, 'model'),
     );
-    const fitModels = new tasks.LambdaInvoke(this, 'Fit models', {
+    const fitModels = new tasks.LambdaInvoke(this, FIT_MODELS_STATE, {
       lambdaFunction: fit,
       payload: sfn.TaskInput.fromObject(runKeys),
       retryOnServiceExceptions: false,
@@ -638,7 +639,7 @@ export class Pipeline extends Construct {
       taskTimeout: sfn.Timeout.duration(FIT_MODELS_TIMEOUT.plus(Duration.minutes(1))),
     });
     fitModels.addRetry(lambdaRetry);
-    catchInto(fitModels, 'Fit models');
+    catchInto(fitModels, FIT_MODELS_STATE);
     const scoring = scoringWaves.map((_wave, index) =>
       modelMap(`Score models wave ${index + 1}`, `scoring query wave ${index + 1}`, 'model'),
     );

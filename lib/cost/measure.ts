@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { FIT_MODELS_MEMORY_MB, FIT_MODELS_STATE } from '../constructs/pipeline.js';
 import { registerPublishedViews } from '../local/athena.js';
 import { openLocalEngine } from '../local/duckdb.js';
 import { tableFiles } from '../local/lake.js';
@@ -259,10 +260,10 @@ export interface MeasureOptions {
   /**
    * Base names of the states that invoke a Lambda function (the definition's Task states with a
    * FunctionName).
-   * @default states named Prepare ..., Begin run, Claim publishing, Complete publishing
+   * @default states named Prepare ..., Begin run, Claim publishing, Complete publishing, Fit models
    */
   readonly lambdaStates?: ReadonlySet<string>;
-  /** @default 512, as lib/constructs/pipeline.ts configures every function */
+  /** @default 512, as lib/constructs/pipeline.ts configures every function but Fit models (counted at its own) */
   readonly lambdaMemoryMb?: number;
   /** DPUs of each Glue job (workers x DPUs per worker of its worker type). */
   readonly glueDpus: number;
@@ -328,7 +329,8 @@ export async function measureRun(
     const isLambda = (name: string) =>
       lambdaStates
         ? lambdaStates.has(name)
-        : /^Prepare /.test(name) || ['Begin run', 'Claim publishing', 'Complete publishing'].includes(name);
+        : /^Prepare /.test(name) ||
+          ['Begin run', 'Claim publishing', 'Complete publishing', FIT_MODELS_STATE].includes(name);
     let transitions = 0;
     let lambdaInvocations = 0;
     let lambdaSeconds = 0;
@@ -339,7 +341,10 @@ export async function measureRun(
       const base = state.state.replace(/ \[.*\]$/, '');
       if (isLambda(base) && state.status !== 'retried') {
         lambdaInvocations += 1;
-        lambdaSeconds += state.seconds;
+        // Duration is billed by memory: Fit models has more than the others, so its seconds weigh more.
+        lambdaSeconds +=
+          state.seconds *
+          (base === FIT_MODELS_STATE ? FIT_MODELS_MEMORY_MB / (options.lambdaMemoryMb ?? 512) : 1);
       }
       const job = GLUE_STATES[base];
       if (job && state.status === 'succeeded') glue.set(job, (glue.get(job) ?? 0) + state.seconds);
