@@ -357,6 +357,21 @@ export const configSchema = z
          * missed schedule plus a run's length. At most 168: CloudWatch evaluates an alarm over at most
          * seven days of hourly periods.
          */
+        /** The same customer is never alerted for the same reason twice within this many days. */
+        dedupeWindowDays: positiveInt.max(365).default(30),
+        /** Up to this many new fraud flags a run are one message each; more are one batched message. */
+        fraudBatchThreshold: positiveInt.max(1000).default(10),
+        /** High-value churn risk: customers at or above both thresholds, the most valuable first. */
+        highValue: z
+          .strictObject({
+            minChurnProbability: z.number().gt(0).lt(1).default(0.5),
+            minLifetimeValue: z.number().min(0).max(1e9).default(100),
+            /** At most this many in a run's alert and digest. */
+            maxCustomers: positiveInt.max(10_000).default(100),
+          })
+          .prefault({}),
+        /** Link in the digest email to the dashboards (QuickSight, or your BI tool). */
+        dashboardUrl: z.url({ message: 'expected an https URL' }).optional(),
         maxHoursWithoutPublish: z
           .number()
           .int('expected a whole number of hours')
