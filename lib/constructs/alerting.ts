@@ -1,0 +1,68 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+
+export interface AlertingProps {
+  /** Encrypts the alerts topic and the dedupe table (the lake key). */
+  readonly key: kms.IKey;
+  /** The pipeline's failure topic: email recipients are subscribed to it too. */
+  readonly failureTopic: sns.ITopic;
+  /**
+   * Email addresses subscribed to the alerts and failure topics; each must confirm its subscription
+   * from the email AWS sends.
+   * @default none
+   */
+  readonly emailRecipients?: readonly string[];
+  /**
+   * What happens to the dedupe table when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where alerts go, and what remembers them: an encrypted, TLS-only SNS topic for fraud and churn-risk
+ * alerts (subscriptions filter on the `kind` and `severity` message attributes), email subscriptions
+ * for the configured recipients, and a DynamoDB table of the alerts sent (with a TTL), so a rerun or a
+ * retry never alerts the same customer for the same reason twice within the window.
+ */
+export class Alerting extends Construct {
+  public readonly alertsTopic: sns.ITopic;
+  public readonly dedupeTable: dynamodb.ITableV2;
+
+  constructor(scope: Construct, id: string, props: AlertingProps) {
+    super(scope, id);
+    const topic = new sns.Topic(this, 'Alerts', {
+      displayName: 'Customer 360 alerts',
+      masterKey: props.key,
+      enforceSSL: true,
+    });
+    this.alertsTopic = topic;
+    for (const address of props.emailRecipients ?? []) {
+      topic.addSubscription(new subscriptions.EmailSubscription(address));
+      props.failureTopic.addSubscription(new subscriptions.EmailSubscription(address));
+    }
+    this.dedupeTable = new dynamodb.TableV2(this, 'SentAlerts', {
+      partitionKey: { name: 'alert_key', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      timeToLiveAttribute: 'expires_at',
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(props.key),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** Publish to the alerts topic (and use its key). */
+  grantPublishAlerts(grantee: iam.IGrantable): iam.Grant {
+    return this.alertsTopic.grantPublish(grantee);
+  }
+
+  /** Read and conditionally write the sent-alerts table. */
+  grantDedupe(grantee: iam.IGrantable): iam.Grant {
+    return this.dedupeTable.grantReadWriteData(grantee);
+  }
+}
