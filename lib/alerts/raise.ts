@@ -19,7 +19,8 @@ const customerIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'expected a customer id of 1-64 letters, digits, _, : or -');
 
-const figure = '[0-9][0-9.Ee+-]*';
+// One decimal point at most, so an IP address is not a figure; Trino may print a double as 1.0E3.
+const figure = '[0-9]+(\\.[0-9]+)?(E[+-]?[0-9]+)?';
 const reason = `[a-z_]+ -?${figure} >=? -?${figure}`;
 /** `fraud_flags.flag_reasons`: `<signal> <figure> > <threshold>` joined by `; ` (sql/marts/fraud_flags.sql). */
 const reasonsSchema = z
@@ -107,10 +108,28 @@ export const MAX_MESSAGE_BYTES = 200_000;
 /** SNS subjects must be ASCII without line breaks and under 100 characters. */
 const MAX_SUBJECT_LENGTH = 99;
 
+/**
+ * Checks the input against the schema, naming the field and never echoing its value: a value that
+ * fails is probably the personal data the check keeps out, and errors end up in logs and notifications.
+ */
+export function checkAlertsInput(input: unknown): RaiseAlertsInput {
+  const parsed = raiseAlertsInputSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  throw new Error(`alerts input${path}: ${issue?.message ?? 'invalid'}`);
+}
+
+/**
+ * Publishes what is new (see the module comment) and returns what was published. Fraud flags are
+ * handled before churn risk, each message marked sent right after its publish, so a failure part-way
+ * leaves exactly the unsent customers pending for the retry.
+ */
 export async function raiseAlerts(
   input: RaiseAlertsInput,
   deps: RaiseAlertsDeps,
 ): Promise<RaiseAlertsResult> {
+  checkAlertsInput(input);
   if (!Number.isInteger(deps.fraudBatchThreshold) || deps.fraudBatchThreshold < 0) {
     throw new Error(
       `alerts fraud batch threshold: got ${deps.fraudBatchThreshold}; expected a whole number of flags, 0 or more`,
