@@ -1,8 +1,10 @@
 import { MessageRejected, SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { composeDigest, type DigestInput, sendDigest } from '../lib/alerts/digest.js';
-import './helpers/alerts.js';
+import { LocalDynamoDb } from '../lib/local/dynamodb.js';
+import { createAlertsTable } from './helpers/alerts.js';
 
 // The digest's exact SES v2 SendEmail request (SES is mocked: no local implementation). Expected texts
 // are written out by hand from the input below.
@@ -177,5 +179,35 @@ describe('sendDigest', () => {
       'alerts.emailRecipients: got 51 addresses; expected at most 50 (SES v2 recipients per message)',
     );
     expect(ses).toHaveReceivedCommandTimes(SendEmailCommand, 0);
+  });
+});
+
+describe('sendDigest with the dedupe table (dynalite)', () => {
+  it('sends a run date once across retries, and again after a failed attempt', async () => {
+    const local = await LocalDynamoDb.start();
+    const dynamodb = DynamoDBDocumentClient.from(local.client());
+    try {
+      await createAlertsTable(local.client(), 'alerts-sent');
+      const dedupe = {
+        dynamodb,
+        tableName: 'alerts-sent',
+        windowDays: 7,
+        now: () => new Date('2026-03-10T03:00:00Z'),
+      };
+      // SES fails once: nothing was sent, the item stays pending, the retry sends.
+      ses.on(SendEmailCommand).rejectsOnce(new Error('SES throttled')).resolves({ MessageId: 'ses-2' });
+      await expect(sendDigest(input, { ...deps, dedupe })).rejects.toThrow('SES throttled');
+      expect(await sendDigest(input, { ...deps, dedupe })).toEqual({ messageId: 'ses-2' });
+      // A retry after SES accepted it (the task timed out afterwards) sends nothing.
+      expect(await sendDigest(input, { ...deps, dedupe })).toEqual({ messageId: '', skipped: true });
+      expect(ses).toHaveReceivedCommandTimes(SendEmailCommand, 2);
+      const item = await dynamodb.send(
+        new GetCommand({ TableName: 'alerts-sent', Key: { alert_key: 'digest#2026-03-10' } }),
+      );
+      expect(item.Item).toMatchObject({ status: 'sent', run_id: 'r1', sent_at: '2026-03-10T03:00:00.000Z' });
+    } finally {
+      dynamodb.destroy();
+      await local.stop();
+    }
   });
 });

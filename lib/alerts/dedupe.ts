@@ -16,6 +16,9 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
  * date cannot race here because run control refuses a second execution of a date that is running.
  */
 
+/** The table's shape, for the stack and the local runner: a string partition key and the TTL attribute. */
+export const ALERTS_TABLE = { partitionKey: 'alert_key', ttlAttribute: 'expires_at' } as const;
+
 /** The item's status. */
 export type AlertStatus = 'pending' | 'sent';
 

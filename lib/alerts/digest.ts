@@ -1,4 +1,5 @@
 import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { alertKey, claim, type DedupeContext, markSent } from './dedupe.js';
 import type { AtRiskCustomer, FraudFlag } from './raise.js';
 
 /**
@@ -39,6 +40,19 @@ export interface SendDigestDeps {
   readonly from: string;
   /** `alerts.emailRecipients`. */
   readonly to: readonly string[];
+  /**
+   * The alerts dedupe table, to send a run date's digest once even when the task is retried after SES
+   * accepted it (item `digest#<runDate>`, same protocol as the alerts: at least once, never lost).
+   * @default no dedupe: every call sends
+   */
+  readonly dedupe?: Omit<DedupeContext, 'runDate' | 'runId'>;
+}
+
+export interface SendDigestResult {
+  /** SES's message id; empty when the digest was skipped. */
+  readonly messageId: string;
+  /** True when this run date's digest was already sent within the dedupe window. */
+  readonly skipped?: boolean;
 }
 
 /** SES v2 takes at most 50 recipients per message (To, Cc and Bcc together). */
@@ -177,7 +191,7 @@ export function composeDigest(input: DigestInput): Digest {
  * the check in region REGION: identity, ..."; that becomes an error naming the identities and how to
  * verify them.
  */
-export async function sendDigest(input: DigestInput, deps: SendDigestDeps): Promise<{ messageId: string }> {
+export async function sendDigest(input: DigestInput, deps: SendDigestDeps): Promise<SendDigestResult> {
   if (deps.to.length === 0) {
     throw new Error('alerts.emailRecipients: empty; expected at least one recipient for the digest');
   }
@@ -187,6 +201,12 @@ export async function sendDigest(input: DigestInput, deps: SendDigestDeps): Prom
     );
   }
   const digest = composeDigest(input);
+  const ctx = deps.dedupe && { ...deps.dedupe, runDate: input.runDate, runId: input.runId };
+  const key = alertKey('digest', input.runDate);
+  if (ctx !== undefined && (await claim([key], ctx)).suppressed.length > 0) {
+    return { messageId: '', skipped: true };
+  }
+  let messageId: string;
   try {
     const result = await deps.ses.send(
       new SendEmailCommand({
@@ -203,10 +223,12 @@ export async function sendDigest(input: DigestInput, deps: SendDigestDeps): Prom
         },
       }),
     );
-    return { messageId: result.MessageId ?? '' };
+    messageId = result.MessageId ?? '';
   } catch (error) {
     throw explainSesError(error, deps) ?? error;
   }
+  if (ctx !== undefined) await markSent([key], ctx);
+  return { messageId };
 }
 
 /** A clear error for the SES failures an operator fixes by configuration; undefined for the others. */

@@ -1,6 +1,7 @@
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { allCustomMatcher, type BaseMatcher } from 'aws-sdk-client-mock-vitest';
 import { expect } from 'vitest';
+import { ALERTS_TABLE } from '../../lib/alerts/dedupe.js';
 
 declare module 'vitest' {
   // The type parameter must match vitest's own declaration exactly, `any` included.
@@ -16,8 +17,8 @@ export async function createAlertsTable(client: DynamoDBClient, tableName: strin
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: 'alert_key', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'alert_key', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: ALERTS_TABLE.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: ALERTS_TABLE.partitionKey, KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
