@@ -154,7 +154,6 @@ export async function raiseAlerts(
     published.push(...(await publishBatches('fraud', newFlags.map(fraudEntry), input, deps, ctx)));
   } else {
     for (const flag of newFlags) {
-      // Marked sent right after its own publish: a failure later in the loop leaves only the unsent pending.
       published.push(
         await publishOne('fraud', [fraudEntry(flag)], subjectFor('fraud', 1, input, flag), input, deps, ctx),
       );
