@@ -371,9 +371,10 @@ export async function summarizeSegments(
 
     let response: ConverseCommandOutput | undefined;
     let failure: string | undefined;
-    for (let attempt = 1; response === undefined && failure === undefined; attempt += 1) {
+    for (let attempt = 1; failure === undefined; attempt += 1) {
       try {
         response = await bedrock.send(new ConverseCommand(input));
+        break;
       } catch (error) {
         const name = error instanceof Error ? error.name : 'UnknownError';
         if (!RETRYABLE_ERRORS.has(name)) {
@@ -388,7 +389,7 @@ export async function summarizeSegments(
       }
     }
     if (response === undefined) {
-      summaries.push(fallback(failure ?? 'UnknownError', 0, 0));
+      summaries.push(fallback(failure ?? 'no answer from Bedrock', 0, 0));
       continue;
     }
 
