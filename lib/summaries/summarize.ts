@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { z } from 'zod';
 import type { SegmentFigures } from './figures.js';
-import { costOf, priceOf } from './models.js';
+import { costOf } from './models.js';
 
 /** One summary per segment, as `segment_summaries` stores it. */
 export interface SegmentSummary {
@@ -166,7 +166,9 @@ const HIGH_CHURN_PROBABILITY = 0.5;
  * without Bedrock (`fallbackReason` null) and wherever Bedrock's answer is refused.
  */
 export function templateSummary(f: SegmentFigures, fallbackReason: string | null): SegmentSummary {
-  const channels = channelsByShare(f.primaryChannelMix);
+  // Labels are free text; one that looks like personal data is withheld, not written into a summary.
+  const safe = (label: string) => (findPersonalData(label) === null ? label : '(label withheld)');
+  const channels = channelsByShare(f.primaryChannelMix).map(([c, s]): [string, number] => [safe(c), s]);
   const averages = [
     f.avgRecencyDays === null ? null : `last order ${oneDecimal.format(f.avgRecencyDays)} days ago`,
     f.avgPurchaseDays === null ? null : `${oneDecimal.format(f.avgPurchaseDays)} purchase days`,
@@ -209,7 +211,7 @@ export function templateSummary(f: SegmentFigures, fallbackReason: string | null
     segmentType: f.segmentType,
     segment: f.segment,
     headline: clip(
-      `${f.segment}: ${integer.format(f.customers)} customers (${percent.format(f.share)})`,
+      `${safe(f.segment)}: ${integer.format(f.customers)} customers (${percent.format(f.share)})`,
       HEADLINE_MAX,
     ),
     description: clip(sentences.join(' '), DESCRIPTION_MAX),
@@ -330,8 +332,8 @@ export async function summarizeSegments(
       usage: { inputTokens: 0, outputTokens: 0, estimatedCostUsd: 0 },
     };
   }
-  // Fail before spending anything when the run's cost could not be recorded.
-  if (priceOf(deps.modelId) === undefined) costOf(deps.modelId, { inputTokens: 0, outputTokens: 0 });
+  // Throws for a model without a price: fail before spending anything whose cost could not be recorded.
+  costOf(deps.modelId, { inputTokens: 0, outputTokens: 0 });
 
   const maxAttempts = deps.maxAttempts ?? 4;
   const baseDelay = deps.baseDelayMs ?? 500;
