@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_BEDROCK_MODEL_ID, MODEL_PRICES } from '../summaries/models.js';
 import { dateFormatProblem, isCalendarDate, scheduleExpressionProblem, timeZoneProblem } from './checks.js';
 
 /**
@@ -383,7 +384,18 @@ export const configSchema = z
     bedrock: z
       .strictObject({
         enabled: z.boolean().default(true),
-        modelId: z.string().min(1).default('anthropic.claude-3-haiku-20240307-v1:0'),
+        /**
+         * A model (or inference profile) that is Active on Bedrock and supports Converse, with its price
+         * in lib/summaries/models.ts so each run's cost is recorded (docs/summaries.md says how to check
+         * a model's lifecycle state and change it).
+         */
+        modelId: z
+          .string()
+          .min(1)
+          .refine((id) => MODEL_PRICES[id] !== undefined, {
+            message: `expected a model priced in lib/summaries/models.ts (${Object.keys(MODEL_PRICES).join(', ')}); to use another, add its price per 1,000 tokens to MODEL_PRICES there`,
+          })
+          .default(DEFAULT_BEDROCK_MODEL_ID),
       })
       .prefault({}),
     quicksight: z

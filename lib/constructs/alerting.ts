@@ -9,8 +9,6 @@ import { Construct } from 'constructs';
 export interface AlertingProps {
   /** Encrypts the alerts topic and the dedupe table (the lake key). */
   readonly key: kms.IKey;
-  /** The pipeline's failure topic: email recipients are subscribed to it too. */
-  readonly failureTopic: sns.ITopic;
   /**
    * Email addresses subscribed to the alerts and failure topics; each must confirm its subscription
    * from the email AWS sends.
@@ -33,6 +31,7 @@ export interface AlertingProps {
 export class Alerting extends Construct {
   public readonly alertsTopic: sns.ITopic;
   public readonly dedupeTable: dynamodb.ITableV2;
+  private readonly emailRecipients: readonly string[];
 
   constructor(scope: Construct, id: string, props: AlertingProps) {
     super(scope, id);
@@ -42,10 +41,8 @@ export class Alerting extends Construct {
       enforceSSL: true,
     });
     this.alertsTopic = topic;
-    for (const address of props.emailRecipients ?? []) {
-      topic.addSubscription(new subscriptions.EmailSubscription(address));
-      props.failureTopic.addSubscription(new subscriptions.EmailSubscription(address));
-    }
+    this.emailRecipients = props.emailRecipients ?? [];
+    this.subscribeRecipients(topic);
     this.dedupeTable = new dynamodb.TableV2(this, 'SentAlerts', {
       partitionKey: { name: 'alert_key', type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
@@ -54,6 +51,12 @@ export class Alerting extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
+  }
+
+  /** Subscribes every email recipient to a topic (the alerts topic; the stack adds the failure topic). */
+  subscribeRecipients(topic: sns.ITopic): void {
+    for (const address of this.emailRecipients)
+      topic.addSubscription(new subscriptions.EmailSubscription(address));
   }
 
   /** Publish to the alerts topic (and use its key). */
