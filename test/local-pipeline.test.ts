@@ -5,7 +5,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
-import { MODEL_OUTPUT_TABLES } from '../lib/constructs/pipeline.js';
+import { MODEL_OUTPUT_TABLES, SUMMARY_OUTPUT_TABLES } from '../lib/constructs/pipeline.js';
 import { generateDataset, type Manifest } from '../lib/generate/index.js';
 import { AthenaTaskError } from '../lib/local/athena.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
@@ -71,6 +71,13 @@ describe('the synthesized state machine, run locally', () => {
     }
     return result;
   };
+  /** SNS alerts in the outbox (the failure notices have no kind attribute). */
+  const alertsInOutbox = () =>
+    readFileSync(outboxFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((m) => m.channel === 'sns' && (m.MessageAttributes as { kind?: unknown } | undefined)?.kind);
   const outbox = () =>
     readFileSync(outboxFile, 'utf8')
       .trim()
@@ -104,6 +111,8 @@ describe('the synthesized state machine, run locally', () => {
         dynamodb: { client, tableName },
         historyDir: join(root, 'history'),
       },
+      // Sent alerts are remembered in the local DynamoDB, across runs, as in the cloud.
+      alertsStore: { client, tableName: 'customer360-sent-alerts' },
       outboxFile,
       runsDir: join(root, 'runs'),
       startTime: new Date(`${RUN_DATE}T05:00:00Z`),
@@ -165,6 +174,17 @@ describe('the synthesized state machine, run locally', () => {
     expect(counts?.valued).toBe(counts?.buyers);
     expect(counts?.churn_scored).toBe(counts?.buyers);
     expect(counts?.segmented).toBe(counts?.buyers);
+    // After publishing, the run's fraud flags went out as alerts (the generator plants some), and every
+    // segment has a summary (the template: no Bedrock in tests).
+    const alerts = alertsInOutbox();
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(
+      alerts.map((a) => (a.MessageAttributes as { kind: { StringValue: string } }).kind.StringValue),
+    ).toContain('fraud');
+    const summaries = await engine.runAndReadAll(
+      'SELECT source, count(*) AS n FROM analytics.segment_summaries_latest GROUP BY ALL',
+    );
+    expect(summaries.getRowObjectsJson()).toEqual([{ source: 'template', n: expect.any(String) }]);
     const record = await engine.runAndReadAll(
       'SELECT CAST(run_date AS VARCHAR) AS run_date, run_id, previous_run_id, is_forced FROM analytics.published_runs',
     );
@@ -245,7 +265,8 @@ describe('the synthesized state machine, run locally', () => {
       rawFromDate: '1970-01-01',
     });
     const sqlTables = [...stageTables, ...analyticsTables].filter(
-      (t) => t.partitionKeys.length > 0 && !MODEL_OUTPUT_TABLES.includes(t.name),
+      (t) =>
+        t.partitionKeys.length > 0 && ![...MODEL_OUTPUT_TABLES, ...SUMMARY_OUTPUT_TABLES].includes(t.name),
     );
     for (const table of sqlTables) {
       const model = models.get(table.name);
@@ -266,14 +287,24 @@ describe('the synthesized state machine, run locally', () => {
   it('reruns a date in full with identical analytics and no duplicates', async () => {
     const before = await snapshot(first);
 
+    const alertsBefore = alertsInOutbox().length;
     const rerun = await runPipelineLocally({ ...options, input: { runDate: RUN_DATE, full: true } });
+    // The same customers, the same reasons: nothing is alerted twice within the window.
+    expect(alertsInOutbox()).toHaveLength(alertsBefore);
 
     expect(rerun.status).toBe('SUCCEEDED');
     expect(rerun.runId).not.toBe(first.runId);
     // Nothing changed at the sources, so the second extraction found nothing new.
     expect(rerun.rows['raw.mysql_orders (new)']).toBe(0);
     expect(rerun.rows['raw.dynamodb_interactions (new)']).toBe(0);
-    expect(await snapshot(rerun)).toEqual(before);
+    // Everything but what describes the change since the run before: the first run had none before it,
+    // the rerun has the first.
+    const sinceLastRun = ['segment_figures', 'segment_summaries'];
+    const without = (tables: Record<string, unknown[]>) =>
+      Object.fromEntries(Object.entries(tables).filter(([name]) => !sinceLastRun.includes(name)));
+    const after = await snapshot(rerun);
+    expect(without(after)).toEqual(without(before));
+    expect(after.segment_figures?.length).toBe(before.segment_figures?.length);
     const latest = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.rfm_latest');
     expect(latest.getRowObjectsJson()).toEqual([{ run_id: rerun.runId }]);
     first = rerun;
@@ -407,6 +438,51 @@ describe('the synthesized state machine, run locally', () => {
       },
       published: expect.stringContaining('Unchanged'),
       retry: expect.stringContaining('start a new execution with the same input'),
+    });
+  });
+
+  it('reports a failure of Raise alerts after publishing, and leaves the run published', async () => {
+    const summary = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE, full: true },
+      interceptTask: (state) => {
+        if (state === 'Raise alerts')
+          throw Object.assign(new Error('SNS is down (simulated)'), { name: 'InternalError' });
+      },
+    });
+
+    expect(summary.status).toBe('FAILED');
+    expect(summary.failure).toMatchObject({ state: 'Raise alerts' });
+    const latest = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.customer_360_latest');
+    expect(latest.getRowObjectsJson()).toEqual([{ run_id: summary.runId }]);
+    const notice = outbox().at(-1);
+    expect(notice?.subject).toBe('Customer 360 run published, but its alerts or digest failed');
+    expect(notice?.message).toMatchObject({
+      event: 'notifications_failed',
+      failedState: 'Raise alerts',
+      runDate: RUN_DATE,
+      published: expect.stringContaining('the run is published'),
+    });
+  });
+
+  it('catches a failure of Write segment summaries before publishing: nothing is published', async () => {
+    const before = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.customer_360_latest');
+    const summary = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE, full: true },
+      interceptTask: (state) => {
+        if (state === 'Write segment summaries')
+          throw Object.assign(new Error('bad figures (simulated)'), { name: 'ZodError' });
+      },
+    });
+
+    expect(summary.failure).toMatchObject({ state: 'Write segment summaries' });
+    const after = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.customer_360_latest');
+    expect(after.getRowObjectsJson()).toEqual(before.getRowObjectsJson());
+    expect(outbox().at(-1)?.message).toMatchObject({
+      event: 'pipeline_failed',
+      failedState: 'Write segment summaries',
+      published: expect.stringContaining('Unchanged'),
     });
   });
 

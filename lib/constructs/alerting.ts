@@ -30,7 +30,7 @@ export interface AlertingProps {
  */
 export class Alerting extends Construct {
   public readonly alertsTopic: sns.ITopic;
-  public readonly dedupeTable: dynamodb.ITableV2;
+  public readonly dedupeTable: dynamodb.ITable;
   private readonly emailRecipients: readonly string[];
 
   constructor(scope: Construct, id: string, props: AlertingProps) {
@@ -43,11 +43,13 @@ export class Alerting extends Construct {
     this.alertsTopic = topic;
     this.emailRecipients = props.emailRecipients ?? [];
     this.subscribeRecipients(topic);
-    this.dedupeTable = new dynamodb.TableV2(this, 'SentAlerts', {
+    // Table, not TableV2: TableV2 with a customer-managed key needs a region-specific stack.
+    this.dedupeTable = new dynamodb.Table(this, 'SentAlerts', {
       partitionKey: { name: 'alert_key', type: dynamodb.AttributeType.STRING },
-      billing: dynamodb.Billing.onDemand(),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'expires_at',
-      encryption: dynamodb.TableEncryptionV2.customerManagedKey(props.key),
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.key,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

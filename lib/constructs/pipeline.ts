@@ -55,7 +55,7 @@ export interface PipelineProps {
 /** What the pipeline needs of the alerting resources. */
 export interface AlertingResources {
   readonly alertsTopic: sns.ITopic;
-  readonly dedupeTable: dynamodb.ITableV2;
+  readonly dedupeTable: dynamodb.ITable;
 }
 
 /** The state that writes segment_summaries, before publishing. */
@@ -401,14 +401,16 @@ export class Pipeline extends Construct {
     props.alerting.dedupeTable.grantReadWriteData(alertRole);
     const sendsDigest = config.alerts.senderEmail !== undefined && config.alerts.emailRecipients.length > 0;
     let digestFn: NodejsFunction | undefined;
+    let digestRole: iam.Role | undefined;
     if (sendsDigest) {
-      const { fn, role: digestRole } = pipelineFunction(
+      const created = pipelineFunction(
         'SendDigest',
         "Sends the run's digest email through SES, once per run date",
         { ...analyticsEnvironment, ALERTS_TABLE: props.alerting.dedupeTable.tableName },
         false,
       );
-      digestFn = fn;
+      digestFn = created.fn;
+      digestRole = created.role;
       readRunOutput(digestRole, ['alert_candidates', 'segment_figures', 'data_quality']);
       props.alerting.dedupeTable.grantReadWriteData(digestRole);
       const sender = config.alerts.senderEmail ?? '';
@@ -878,6 +880,24 @@ export class Pipeline extends Construct {
       `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`,
       'Resource::*',
     ]);
+    const runOutputFindings = (tables: readonly string[]) =>
+      tables.map((table) => `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/${table}/*`);
+    acknowledgeGrantWildcards(summarizeRole, [
+      ...KMS_GRANT_ACTIONS,
+      ...runOutputFindings(['segment_figures', 'segment_summaries']),
+      'Resource::*',
+    ]);
+    acknowledgeGrantWildcards(alertRole, [
+      ...KMS_GRANT_ACTIONS,
+      ...runOutputFindings(['alert_candidates']),
+      'Resource::*',
+    ]);
+    if (digestRole)
+      acknowledgeGrantWildcards(digestRole, [
+        ...KMS_GRANT_ACTIONS,
+        ...runOutputFindings(['alert_candidates', 'segment_figures', 'data_quality']),
+        'Resource::*',
+      ]);
     acknowledgeGrantWildcards(fitRole, [
       ...KMS_GRANT_ACTIONS,
       ...[...MODEL_INPUT_TABLES, ...MODEL_OUTPUT_TABLES].map(
@@ -962,8 +982,8 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
     'The run-control objects (published run, run records) under the _control/ prefix of the analytics bucket.',
   ],
   [
-    /^Resource::<.*AnalyticsBucket.*\.Arn>\/model_[a-z_]+\/\*$/,
-    "One model table's objects: Fit models reads its inputs and replaces its outputs under run-date and run-id prefixes known only at run time.",
+    /^Resource::<.*AnalyticsBucket.*\.Arn>\/(model_[a-z_]+|segment_figures|segment_summaries|alert_candidates|data_quality)\/\*$/,
+    "One analytics table's objects: a Lambda reads the run's input table or replaces its output table under run-date and run-id prefixes known only at run time.",
   ],
   [
     /^Resource::arn:.*:states:.*:execution:/,
