@@ -422,3 +422,68 @@ describe('splitAtModels: the model tables are explicit dependencies of the plan'
     );
   });
 });
+
+describe('Alerting, summaries and digest resources', () => {
+  const { template } = synthStack({
+    alerts: {
+      emailRecipients: ['ops@example.com', 'marketing@example.com'],
+      senderEmail: 'c360@example.com',
+    },
+  });
+  const statementsOf = (prefix: string) =>
+    Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith(prefix))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+
+  it('subscribes each recipient by email to the alerts topic and the failure topic', () => {
+    const subscriptions = Object.values(template.findResources('AWS::SNS::Subscription'));
+    expect(subscriptions.map((s) => s.Properties.Endpoint).sort()).toEqual([
+      'marketing@example.com',
+      'marketing@example.com',
+      'ops@example.com',
+      'ops@example.com',
+    ]);
+    expect(new Set(subscriptions.map((s) => s.Properties.Protocol))).toEqual(new Set(['email']));
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      DisplayName: 'Customer 360 alerts',
+      KmsMasterKeyId: Match.anyValue(),
+    });
+  });
+
+  it('remembers sent alerts in an encrypted table with a TTL and point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'alert_key', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+  });
+
+  it('lets the summaries call only the configured model, and the digest send only as the sender', () => {
+    const bedrock = statementsOf('PipelineWriteSummariesRole').find((s) =>
+      [s.Action].flat().includes('bedrock:InvokeModel'),
+    );
+    expect(JSON.stringify(bedrock?.Resource)).toContain('foundation-model/amazon.nova-lite-v1:0');
+    const ses = statementsOf('PipelineSendDigestRole').find((s) =>
+      [s.Action].flat().includes('ses:SendEmail'),
+    );
+    expect(JSON.stringify(ses?.Resource)).toContain('identity/c360@example.com');
+    expect(JSON.stringify(ses?.Resource)).toContain('identity/example.com');
+    expect(JSON.stringify(statementsOf('PipelineRaiseAlertsRole'))).not.toContain('bedrock');
+  });
+
+  it('sends the digest after the alerts, only in runs that publish', () => {
+    const states = allStates(
+      synthesizedDefinition(
+        parseConfig({
+          alerts: { emailRecipients: ['ops@example.com'], senderEmail: 'c360@example.com' },
+        }),
+      ),
+    );
+    expect(states['Complete publishing']?.Next).toBe('Raise alerts');
+    expect(states['Raise alerts']?.Next).toBe('Send digest');
+    expect(states['Send digest']?.Next).toBe('Published');
+    expect(states['Write segment summaries']?.Next).toBe('Publish?');
+  });
+});
