@@ -96,11 +96,14 @@ figures as (
         avg(lifetime_orders) filter (where period = 'current') as avg_lifetime_orders,
         avg(lifetime_revenue) filter (where period = 'current') as avg_lifetime_revenue,
         avg(lifetime_value) filter (where period = 'current') as avg_lifetime_value,
-        avg(churn_probability) filter (where period = 'current') as avg_churn_probability,
+        -- as decimals: a sum of doubles depends on the order the engine adds them in, and a rerun of the
+        -- same data must give the same figures (and the same summaries)
+        avg(cast(churn_probability as decimal(18, 12))) filter (where period = 'current') as avg_churn_probability,
         avg(case when is_churn_risk then 1.0 else 0.0 end) filter (where period = 'current') as churn_risk_share,
         count(*) filter (where period = 'previous') as previous_customers,
         avg(lifetime_value) filter (where period = 'previous') as previous_avg_lifetime_value,
-        avg(churn_probability) filter (where period = 'previous') as previous_avg_churn_probability
+        avg(cast(churn_probability as decimal(18, 12))) filter (where period = 'previous')
+            as previous_avg_churn_probability
     from labelled
     group by segment_type, segment
 ),
@@ -120,12 +123,12 @@ final as (
         figures.avg_lifetime_orders,
         cast(figures.avg_lifetime_revenue as double) as avg_lifetime_revenue,
         cast(figures.avg_lifetime_value as double) as avg_lifetime_value,
-        figures.avg_churn_probability,
+        cast(figures.avg_churn_probability as double) as avg_churn_probability,
         cast(figures.churn_risk_share as double) as churn_risk_share,
         coalesce(channel_mix.primary_channel_mix, '') as primary_channel_mix,
         case when has_previous.has_previous then figures.previous_customers end as previous_customers,
         cast(figures.previous_avg_lifetime_value as double) as previous_avg_lifetime_value,
-        figures.previous_avg_churn_probability
+        cast(figures.previous_avg_churn_probability as double) as previous_avg_churn_probability
     from figures
     left join channel_mix
         on figures.segment_type = channel_mix.segment_type
