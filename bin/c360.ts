@@ -2,12 +2,15 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import type { Customer360Config } from '../lib/config/schema.js';
 import { estimateRunCost } from '../lib/cost/index.js';
 import { demoInterrupted, runDemo } from '../lib/local/demo.js';
+import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import type { MysqlSource } from '../lib/local/extract-mysql.js';
+import { LOCAL_ALERTS_TABLE } from '../lib/local/notifications.js';
 import { type LocalSources, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import {
   listRuns,
@@ -27,7 +30,7 @@ Usage:
       local DynamoDB (it is slow at that size), and the extraction reads the export.
   c360 run [--date YYYY-MM-DD [--full [--force]] [--rebuild]] [--config FILE] [--workspace DIR]
            [--history-dir DIR] [--mysql-host H --mysql-port P --mysql-user U --mysql-password W
-           --mysql-database D] [--dynamodb-endpoint URL [--dynamodb-table T]]
+           --mysql-database D] [--dynamodb-endpoint URL [--dynamodb-table T]] [--bedrock]
       Runs the state machine over the workspace's lake. Without --date it is the daily run for
       today: extract (from the sources the run can reach: the history files in --history-dir,
       default DIR/history of the workspace; MySQL and DynamoDB only when given with the options
@@ -38,6 +41,9 @@ Usage:
       publishes, unless a newer date is already published (--force publishes it anyway). --rebuild
       stages from all of raw instead of a snapshot (a repair; with --full it republishes). Each run
       writes its own run_id; readers see a run only once it publishes. One run at a time per workspace.
+      Alerts and the digest go to the outbox (DIR/outbox.jsonl), each customer once per window (the
+      sent alerts are kept in DIR/alerts-db); segment summaries are the template unless --bedrock,
+      which calls Bedrock with the AWS credentials in the environment.
   c360 query "SQL" [--format table|csv|json] [--out FILE] [--workspace DIR]
       Runs SQL on DuckDB over the lake: raw.*, stage.*, analytics.* and the *_latest views (what is
       published). Base tables hold every run: name one with run_date and run_id.
@@ -70,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
       full: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
+      bedrock: { type: 'boolean', default: false },
       format: { type: 'string' },
       out: { type: 'string' },
       run: { type: 'string' },
@@ -106,6 +113,10 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError('--rebuild repairs a given date: add --date YYYY-MM-DD');
       }
       const config = loadConfig(values.config);
+      if (values.bedrock && !config.bedrock.enabled)
+        throw new UsageError(
+          '--bedrock asks for Bedrock summaries, but bedrock.enabled is false in the config',
+        );
       const sources = runSources(values, workspace.historyDir, config);
       process.stdout.write(
         [
@@ -131,12 +142,18 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`${line}\n`),
       );
       const { instance, connection } = await openWorkspaceEngine(workspace);
+      // Sent alerts are remembered in the workspace across runs, in a real (local) DynamoDB table.
+      const alertsDb = await LocalDynamoDb.start({ path: join(workspace.root, 'alerts-db') });
+      const alertsClient = alertsDb.client();
       try {
         const summary = await runPipelineLocally({
           config,
           lakeRoot: workspace.lake,
           engine: instance,
           sources,
+          alertsStore: { client: alertsClient, tableName: LOCAL_ALERTS_TABLE },
+          // Real Bedrock only when asked: it needs AWS credentials in the environment and costs money.
+          ...(values.bedrock ? { bedrock: new BedrockRuntimeClient({ maxAttempts: 1 }) } : {}),
           outboxFile: workspace.outboxFile,
           runsDir: workspace.runsDir,
           input: values.date
@@ -174,6 +191,8 @@ async function main(argv: string[]): Promise<number> {
           );
         return summary.status === 'SUCCEEDED' ? 0 : 1;
       } finally {
+        alertsClient.destroy();
+        await alertsDb.stop();
         connection.closeSync();
         instance.closeSync();
         release();

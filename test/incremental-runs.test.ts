@@ -139,7 +139,10 @@ describe('incremental runs', () => {
     expect(ran.has('Extract sources')).toBe(false);
     expect(ran.has('Publish latest views')).toBe(false);
     let compared = 0;
-    for (const table of stageAndAnalyticsRunTables) {
+    // All but the tables that compare with the run built on: a rebuild builds on nothing, so it
+    // reports no change since a previous run (docs/summaries.md).
+    const sinceBase = ['segment_figures', 'segment_summaries'];
+    for (const table of stageAndAnalyticsRunTables.filter((t) => !sinceBase.includes(t.name))) {
       const [incremental, rebuilt] = [await rowsOf(day2, table), await rowsOf(rebuild, table)];
       expect(incremental, `${table.zone}.${table.name}`).toEqual(rebuilt);
       compared += incremental.length;

@@ -5,7 +5,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
-import { MODEL_OUTPUT_TABLES } from '../lib/constructs/pipeline.js';
+import { MODEL_OUTPUT_TABLES, SUMMARY_OUTPUT_TABLES } from '../lib/constructs/pipeline.js';
 import { generateDataset, type Manifest } from '../lib/generate/index.js';
 import { AthenaTaskError } from '../lib/local/athena.js';
 import { openLocalEngine } from '../lib/local/duckdb.js';
@@ -35,7 +35,8 @@ import { pipelineParameters } from '../lib/sql/parameters.js';
 const RUN_DATE = '2025-06-30';
 // The generator plants history rows delivered twice (`duplicate_row`) in files without order ids: a
 // source that re-delivers rows, which is what sources.history.identicalRowsAreDuplicates is for.
-const config = parseConfig({ sources: { history: { identicalRowsAreDuplicates: true } } });
+const configInput = { sources: { history: { identicalRowsAreDuplicates: true } } };
+const config = parseConfig(configInput);
 
 describe('the synthesized state machine, run locally', () => {
   let mariadb: LocalMariaDb;
@@ -71,6 +72,13 @@ describe('the synthesized state machine, run locally', () => {
     }
     return result;
   };
+  /** SNS alerts in the outbox (the failure notices have no kind attribute). */
+  const alertsInOutbox = () =>
+    readFileSync(outboxFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((m) => m.channel === 'sns' && (m.MessageAttributes as { kind?: unknown } | undefined)?.kind);
   const outbox = () =>
     readFileSync(outboxFile, 'utf8')
       .trim()
@@ -104,6 +112,8 @@ describe('the synthesized state machine, run locally', () => {
         dynamodb: { client, tableName },
         historyDir: join(root, 'history'),
       },
+      // Sent alerts are remembered in the local DynamoDB, across runs, as in the cloud.
+      alertsStore: { client, tableName: 'customer360-sent-alerts' },
       outboxFile,
       runsDir: join(root, 'runs'),
       startTime: new Date(`${RUN_DATE}T05:00:00Z`),
@@ -165,6 +175,17 @@ describe('the synthesized state machine, run locally', () => {
     expect(counts?.valued).toBe(counts?.buyers);
     expect(counts?.churn_scored).toBe(counts?.buyers);
     expect(counts?.segmented).toBe(counts?.buyers);
+    // After publishing, the run's fraud flags went out as alerts (the generator plants some), and every
+    // segment has a summary (the template: no Bedrock in tests).
+    const alerts = alertsInOutbox();
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(
+      alerts.map((a) => (a.MessageAttributes as { kind: { StringValue: string } }).kind.StringValue),
+    ).toContain('fraud');
+    const summaries = await engine.runAndReadAll(
+      'SELECT source, count(*) AS n FROM analytics.segment_summaries_latest GROUP BY ALL',
+    );
+    expect(summaries.getRowObjectsJson()).toEqual([{ source: 'template', n: expect.any(String) }]);
     const record = await engine.runAndReadAll(
       'SELECT CAST(run_date AS VARCHAR) AS run_date, run_id, previous_run_id, is_forced FROM analytics.published_runs',
     );
@@ -245,7 +266,8 @@ describe('the synthesized state machine, run locally', () => {
       rawFromDate: '1970-01-01',
     });
     const sqlTables = [...stageTables, ...analyticsTables].filter(
-      (t) => t.partitionKeys.length > 0 && !MODEL_OUTPUT_TABLES.includes(t.name),
+      (t) =>
+        t.partitionKeys.length > 0 && ![...MODEL_OUTPUT_TABLES, ...SUMMARY_OUTPUT_TABLES].includes(t.name),
     );
     for (const table of sqlTables) {
       const model = models.get(table.name);
@@ -266,7 +288,10 @@ describe('the synthesized state machine, run locally', () => {
   it('reruns a date in full with identical analytics and no duplicates', async () => {
     const before = await snapshot(first);
 
+    const alertsBefore = alertsInOutbox().length;
     const rerun = await runPipelineLocally({ ...options, input: { runDate: RUN_DATE, full: true } });
+    // The same customers, the same reasons: nothing is alerted twice within the window.
+    expect(alertsInOutbox()).toHaveLength(alertsBefore);
 
     expect(rerun.status).toBe('SUCCEEDED');
     expect(rerun.runId).not.toBe(first.runId);
@@ -408,6 +433,97 @@ describe('the synthesized state machine, run locally', () => {
       published: expect.stringContaining('Unchanged'),
       retry: expect.stringContaining('start a new execution with the same input'),
     });
+  });
+
+  it('reports a failure of Raise alerts after publishing, and leaves the run published', async () => {
+    const summary = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE, full: true },
+      interceptTask: (state) => {
+        if (state === 'Raise alerts')
+          throw Object.assign(new Error('SNS is down (simulated)'), { name: 'InternalError' });
+      },
+    });
+
+    expect(summary.status).toBe('FAILED');
+    expect(summary.failure).toMatchObject({ state: 'Raise alerts' });
+    const latest = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.customer_360_latest');
+    expect(latest.getRowObjectsJson()).toEqual([{ run_id: summary.runId }]);
+    const notice = outbox().at(-1);
+    expect(notice?.subject).toBe('Customer 360 run published, but its alerts or digest failed');
+    expect(notice?.message).toMatchObject({
+      event: 'notifications_failed',
+      failedState: 'Raise alerts',
+      runDate: RUN_DATE,
+      published: expect.stringContaining('the run is published'),
+    });
+  });
+
+  it('catches a failure of Write segment summaries before publishing: nothing is published', async () => {
+    const before = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.customer_360_latest');
+    const summary = await runPipelineLocally({
+      ...options,
+      input: { runDate: RUN_DATE, full: true },
+      interceptTask: (state) => {
+        if (state === 'Write segment summaries')
+          throw Object.assign(new Error('bad figures (simulated)'), { name: 'ZodError' });
+      },
+    });
+
+    expect(summary.failure).toMatchObject({ state: 'Write segment summaries' });
+    const after = await engine.runAndReadAll('SELECT DISTINCT run_id FROM analytics.customer_360_latest');
+    expect(after.getRowObjectsJson()).toEqual(before.getRowObjectsJson());
+    expect(outbox().at(-1)?.message).toMatchObject({
+      event: 'pipeline_failed',
+      failedState: 'Write segment summaries',
+      published: expect.stringContaining('Unchanged'),
+    });
+  });
+
+  it('sends one digest per published run date to the recipients; a failed digest is reported', async () => {
+    const withDigest = parseConfig({
+      ...configInput,
+      alerts: { emailRecipients: ['ops@example.com'], senderEmail: 'c360@example.com' },
+    });
+    const digests = () =>
+      readFileSync(outboxFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((m) => m.channel === 'ses');
+    const failed = await runPipelineLocally({
+      ...options,
+      config: withDigest,
+      input: { runDate: RUN_DATE, full: true },
+      interceptTask: (state) => {
+        if (state === 'Send digest')
+          throw Object.assign(new Error('Email address is not verified (simulated)'), {
+            name: 'MessageRejected',
+          });
+      },
+    });
+    expect(failed.failure).toMatchObject({ state: 'Send digest' });
+    expect(outbox().at(-1)?.message).toMatchObject({
+      event: 'notifications_failed',
+      failedState: 'Send digest',
+    });
+    expect(digests()).toHaveLength(0);
+
+    const sent = await runPipelineLocally({
+      ...options,
+      config: withDigest,
+      input: { runDate: RUN_DATE, full: true },
+    });
+    expect(sent.status).toBe('SUCCEEDED');
+    expect(digests()).toHaveLength(1);
+    expect(digests()[0]).toMatchObject({
+      FromEmailAddress: 'c360@example.com',
+      Destination: { ToAddresses: ['ops@example.com'] },
+      Content: { Simple: { Body: { Html: expect.anything(), Text: expect.anything() } } },
+    });
+    // A rerun of the date sends no second digest.
+    await runPipelineLocally({ ...options, config: withDigest, input: { runDate: RUN_DATE, full: true } });
+    expect(digests()).toHaveLength(1);
   });
 
   it('names the state and what it was doing when a task times out, and returns at once', async () => {

@@ -106,6 +106,16 @@ describe('cdk-nag wiring', () => {
         reason: expect.stringMatching(/only synchronously by the state machine/),
       },
       {
+        path: 'Customer360-dev/Pipeline/WriteSummaries',
+        id: 'Serverless-LambdaDLQ',
+        reason: expect.stringMatching(/only synchronously by the state machine/),
+      },
+      {
+        path: 'Customer360-dev/Pipeline/RaiseAlerts',
+        id: 'Serverless-LambdaDLQ',
+        reason: expect.stringMatching(/only synchronously by the state machine/),
+      },
+      {
         path: 'Customer360-dev/Monitoring/DeadLetterQueue',
         id: 'Serverless-SQSRedrivePolicy',
         reason: expect.stringMatching(/itself the dead-letter queue/),

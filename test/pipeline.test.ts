@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
-import { splitAtModels } from '../lib/constructs/pipeline.js';
+import { ALERTS_STATE, DIGEST_STATE, splitAtModels } from '../lib/constructs/pipeline.js';
 import { collectTaskStates, synthesizedDefinition } from '../lib/local/pipeline-runner.js';
 import type { SqlModel } from '../lib/sql/models.js';
 import { synthStack } from './helpers/stack.js';
@@ -67,12 +67,15 @@ describe('Pipeline state machine definition', () => {
       'Fit models',
       'Score models wave 1',
       'Score models wave 2',
+      'Score models wave 3',
+      'Write segment summaries',
       'Publish?',
       'Claim publishing',
       'Publish latest views',
       'Prepare published run record',
       'Run published run record',
       'Complete publishing',
+      'Raise alerts',
       'Published',
     ]);
     expect(definition.StartAt).toBe('Begin run');
@@ -153,7 +156,8 @@ describe('Pipeline state machine definition', () => {
           name === 'Begin run'
             ? { failedState: name, runDate: expect.stringContaining('not settled'), 'error.$': '$.error' }
             : { failedState: name, 'runDate.$': '$.runDate', 'error.$': '$.error' },
-        Next: 'Notify failure',
+        // After publishing, a failure is reported as such and never reads as "nothing was published".
+        Next: [ALERTS_STATE, DIGEST_STATE].includes(name) ? 'Notify notification failure' : 'Notify failure',
       });
     }
     expect(states['Notify failure']).toMatchObject({
@@ -416,5 +420,70 @@ describe('splitAtModels: the model tables are explicit dependencies of the plan'
     expect(() => splitAtModels(marts, new Map(marts.map((m) => [m.name, m])))).toThrow(
       /model_samples is an input of Fit models but reads what Fit models writes/,
     );
+  });
+});
+
+describe('Alerting, summaries and digest resources', () => {
+  const { template } = synthStack({
+    alerts: {
+      emailRecipients: ['ops@example.com', 'marketing@example.com'],
+      senderEmail: 'c360@example.com',
+    },
+  });
+  const statementsOf = (prefix: string) =>
+    Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith(prefix))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+
+  it('subscribes each recipient by email to the alerts topic and the failure topic', () => {
+    const subscriptions = Object.values(template.findResources('AWS::SNS::Subscription'));
+    expect(subscriptions.map((s) => s.Properties.Endpoint).sort()).toEqual([
+      'marketing@example.com',
+      'marketing@example.com',
+      'ops@example.com',
+      'ops@example.com',
+    ]);
+    expect(new Set(subscriptions.map((s) => s.Properties.Protocol))).toEqual(new Set(['email']));
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      DisplayName: 'Customer 360 alerts',
+      KmsMasterKeyId: Match.anyValue(),
+    });
+  });
+
+  it('remembers sent alerts in an encrypted table with a TTL and point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'alert_key', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+  });
+
+  it('lets the summaries call only the configured model, and the digest send only as the sender', () => {
+    const bedrock = statementsOf('PipelineWriteSummariesRole').find((s) =>
+      [s.Action].flat().includes('bedrock:InvokeModel'),
+    );
+    expect(JSON.stringify(bedrock?.Resource)).toContain('foundation-model/amazon.nova-lite-v1:0');
+    const ses = statementsOf('PipelineSendDigestRole').find((s) =>
+      [s.Action].flat().includes('ses:SendEmail'),
+    );
+    expect(JSON.stringify(ses?.Resource)).toContain('identity/c360@example.com');
+    expect(JSON.stringify(ses?.Resource)).toContain('identity/example.com');
+    expect(JSON.stringify(statementsOf('PipelineRaiseAlertsRole'))).not.toContain('bedrock');
+  });
+
+  it('sends the digest after the alerts, only in runs that publish', () => {
+    const states = allStates(
+      synthesizedDefinition(
+        parseConfig({
+          alerts: { emailRecipients: ['ops@example.com'], senderEmail: 'c360@example.com' },
+        }),
+      ),
+    );
+    expect(states['Complete publishing']?.Next).toBe('Raise alerts');
+    expect(states['Raise alerts']?.Next).toBe('Send digest');
+    expect(states['Send digest']?.Next).toBe('Published');
+    expect(states['Write segment summaries']?.Next).toBe('Publish?');
   });
 });

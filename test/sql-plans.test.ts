@@ -70,6 +70,12 @@ const ALLOWED: readonly { model: string; operator: string; reason: string }[] = 
     reason: 'the k centroids (at most 12), the one row of feature scales and the one row of the fit status',
   },
   {
+    model: 'segment_figures',
+    operator: 'CROSS_PRODUCT',
+    reason:
+      'the one row of the customer total and the one row saying whether a previous run exists (aggregates)',
+  },
+  {
     model: 'model_features',
     operator: 'PIECEWISE_MERGE_JOIN',
     reason: 'the three cutoffs (D, D - H, D - 2H): a date range condition against three rows',

@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { parseConfig } from '../../lib/config/load.js';
 import type { ObjectStore } from '../../lib/models/parquet.js';
-import { listKeyPages, s3LakeStore } from '../prepare-query/handler.js';
+import { configFile, listKeyPages, s3LakeStore } from '../prepare-query/handler.js';
 
 /** The run's model inputs and outputs in S3; the bucket's default KMS key encrypts what is put. */
 export function s3ObjectStore(s3: S3Client): ObjectStore {
@@ -28,6 +26,6 @@ export function s3ObjectStore(s3: S3Client): ObjectStore {
 
 /** The Lambda's environment, checked once at start-up: a missing variable fails the cold start. */
 export const environmentSchema = z.object({
-  CONFIG_FILE: z.string().transform((path) => parseConfig(JSON.parse(readFileSync(path, 'utf8')), path)),
+  CONFIG_FILE: configFile,
   ANALYTICS_BUCKET: z.string().min(1),
 });

@@ -48,11 +48,16 @@ export const zoneNames = z.strictObject({
   analytics: z.string().min(1),
 });
 
+/** The configuration file bundled with a function, parsed and validated at start-up. */
+export const configFile = z
+  .string()
+  .transform((path) => parseConfig(JSON.parse(readFileSync(path, 'utf8')), path));
+
 /** The Lambda's environment, checked once at start-up: a missing variable fails the cold start. */
 export const environmentSchema = z.object({
   // A file bundled with the function, not a variable: Lambda caps all variables at 4 KB together, and a
   // real block list of emails alone passes that.
-  CONFIG_FILE: z.string().transform((path) => parseConfig(JSON.parse(readFileSync(path, 'utf8')), path)),
+  CONFIG_FILE: configFile,
   DATABASES: z.string().transform((text) => zoneNames.parse(JSON.parse(text))),
   BUCKETS: z.string().transform((text) => zoneNames.parse(JSON.parse(text))),
   SQL_ROOT: z.string().min(1),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_BEDROCK_MODEL_ID, MODEL_PRICES } from '../summaries/models.js';
 import { dateFormatProblem, isCalendarDate, scheduleExpressionProblem, timeZoneProblem } from './checks.js';
 
 /**
@@ -357,6 +358,21 @@ export const configSchema = z
          * missed schedule plus a run's length. At most 168: CloudWatch evaluates an alarm over at most
          * seven days of hourly periods.
          */
+        /** The same customer is never alerted for the same reason twice within this many days. */
+        dedupeWindowDays: positiveInt.max(365).default(30),
+        /** Up to this many new fraud flags a run are one message each; more are one batched message. */
+        fraudBatchThreshold: positiveInt.max(1000).default(10),
+        /** High-value churn risk: customers at or above both thresholds, the most valuable first. */
+        highValue: z
+          .strictObject({
+            minChurnProbability: z.number().gt(0).lt(1).default(0.5),
+            minLifetimeValue: z.number().min(0).max(1e9).default(100),
+            /** At most this many in a run's alert and digest. */
+            maxCustomers: positiveInt.max(10_000).default(100),
+          })
+          .prefault({}),
+        /** Link in the digest email to the dashboards (QuickSight, or your BI tool). */
+        dashboardUrl: z.url({ message: 'expected an https URL' }).optional(),
         maxHoursWithoutPublish: z
           .number()
           .int('expected a whole number of hours')
@@ -368,7 +384,18 @@ export const configSchema = z
     bedrock: z
       .strictObject({
         enabled: z.boolean().default(true),
-        modelId: z.string().min(1).default('anthropic.claude-3-haiku-20240307-v1:0'),
+        /**
+         * A model (or inference profile) that is Active on Bedrock and supports Converse, with its price
+         * in lib/summaries/models.ts so each run's cost is recorded (docs/summaries.md says how to check
+         * a model's lifecycle state and change it).
+         */
+        modelId: z
+          .string()
+          .min(1)
+          .refine((id) => MODEL_PRICES[id] !== undefined, {
+            message: `expected a model priced in lib/summaries/models.ts (${Object.keys(MODEL_PRICES).join(', ')}); to use another, add its price per 1,000 tokens to MODEL_PRICES there`,
+          })
+          .default(DEFAULT_BEDROCK_MODEL_ID),
       })
       .prefault({}),
     quicksight: z

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -47,7 +48,23 @@ export interface PipelineProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /** Where alerts go and what remembers them (see `Alerting`). */
+  readonly alerting: AlertingResources;
 }
+
+/** What the pipeline needs of the alerting resources. */
+export interface AlertingResources {
+  readonly alertsTopic: sns.ITopic;
+  readonly dedupeTable: dynamodb.ITable;
+}
+
+/** The state that writes segment_summaries, before publishing. */
+export const SUMMARIES_STATE = 'Write segment summaries';
+/** The irreversible states, after publishing and only in runs that publish. */
+export const ALERTS_STATE = 'Raise alerts';
+export const DIGEST_STATE = 'Send digest';
+/** Tables written by a Lambda before publishing, published with the marts. */
+export const SUMMARY_OUTPUT_TABLES: readonly string[] = ['segment_summaries'];
 
 /** The name of the state a failure is reported from; also the prefix of the catch's Pass state. */
 export const FAILURE_NOTIFICATION_STATE = 'Notify failure';
@@ -330,6 +347,85 @@ export class Pipeline extends Construct {
     storage.key.grantEncryptDecrypt(fitRole);
     this.fitModelsFunction = fit;
 
+    // ---------------------------------------------------------------- summaries, alerts, digest
+    const readRunOutput = (role: iam.Role, tables: readonly string[]) => {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [storage.analyticsBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': tables.map((t) => `${t}/*`) } },
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: tables.map((t) => storage.analyticsBucket.arnForObjects(`${t}/*`)),
+        }),
+      );
+      storage.key.grantDecrypt(role);
+    };
+    const analyticsEnvironment = { ANALYTICS_BUCKET: storage.analyticsBucket.bucketName };
+    const { fn: summarize, role: summarizeRole } = pipelineFunction(
+      'WriteSummaries',
+      "Writes the run's segment summaries with Bedrock from aggregate figures (or a template)",
+      analyticsEnvironment,
+      false,
+    );
+    readRunOutput(summarizeRole, ['segment_figures', 'segment_summaries']);
+    summarizeRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:DeleteObject'],
+        resources: [storage.analyticsBucket.arnForObjects('segment_summaries/*')],
+      }),
+    );
+    storage.key.grantEncryptDecrypt(summarizeRole);
+    if (config.bedrock.enabled) {
+      summarizeRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['bedrock:InvokeModel'],
+          resources: bedrockResources(stack, config.bedrock.modelId),
+        }),
+      );
+    }
+    const { fn: alertFn, role: alertRole } = pipelineFunction(
+      'RaiseAlerts',
+      "Publishes the run's new fraud flags and high-value churn risk to the alerts topic, once per customer and window",
+      {
+        ...analyticsEnvironment,
+        ALERTS_TOPIC_ARN: props.alerting.alertsTopic.topicArn,
+        ALERTS_TABLE: props.alerting.dedupeTable.tableName,
+      },
+      false,
+    );
+    readRunOutput(alertRole, ['alert_candidates']);
+    props.alerting.alertsTopic.grantPublish(alertRole);
+    props.alerting.dedupeTable.grantReadWriteData(alertRole);
+    const sendsDigest = config.alerts.senderEmail !== undefined && config.alerts.emailRecipients.length > 0;
+    let digestFn: NodejsFunction | undefined;
+    let digestRole: iam.Role | undefined;
+    if (sendsDigest) {
+      const created = pipelineFunction(
+        'SendDigest',
+        "Sends the run's digest email through SES, once per run date",
+        { ...analyticsEnvironment, ALERTS_TABLE: props.alerting.dedupeTable.tableName },
+        false,
+      );
+      digestFn = created.fn;
+      digestRole = created.role;
+      readRunOutput(digestRole, ['alert_candidates', 'segment_figures', 'data_quality']);
+      props.alerting.dedupeTable.grantReadWriteData(digestRole);
+      const sender = config.alerts.senderEmail ?? '';
+      digestRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['ses:SendEmail'],
+          // The sender's address and its domain (whichever is the verified identity), nothing else.
+          resources: [sender, sender.split('@')[1] ?? sender].map((identity) =>
+            stack.formatArn({ service: 'ses', resource: 'identity', resourceName: identity }),
+          ),
+        }),
+      );
+    }
+
     // ---------------------------------------------------------------- building blocks
     const failureNotice = new tasks.SnsPublish(this, FAILURE_NOTIFICATION_STATE, {
       topic,
@@ -452,7 +548,11 @@ export class Pipeline extends Construct {
     const { before: beforeModels, after: afterModels } = splitAtModels(analytics, models);
     const martWaves = modelWaves(beforeModels, models);
     const scoringWaves = modelWaves(afterModels, models);
-    const published = [...tableModelsInOrder(models, 'analytics').map((m) => m.name), ...MODEL_OUTPUT_TABLES];
+    const published = [
+      ...tableModelsInOrder(models, 'analytics').map((m) => m.name),
+      ...MODEL_OUTPUT_TABLES,
+      ...SUMMARY_OUTPUT_TABLES,
+    ];
     const plan: Record<string, readonly string[]> = {
       [mapKey('Publish latest views')]: published,
     };
@@ -643,11 +743,69 @@ export class Pipeline extends Construct {
     const scoring = scoringWaves.map((_wave, index) =>
       modelMap(`Score models wave ${index + 1}`, `scoring query wave ${index + 1}`, 'model'),
     );
-    const steps: (sfn.Map | tasks.LambdaInvoke)[] = [...waves, fitModels, ...scoring];
+    const summaries = new tasks.LambdaInvoke(this, SUMMARIES_STATE, {
+      lambdaFunction: summarize,
+      payload: sfn.TaskInput.fromObject(runKeys),
+      retryOnServiceExceptions: false,
+      resultSelector: { 'segments.$': '$.Payload.segments', 'fallbacks.$': '$.Payload.fallbacks' },
+      resultPath: '$.summaries',
+      taskTimeout: lambdaTaskTimeout,
+    });
+    summaries.addRetry(lambdaRetry);
+    catchInto(summaries, SUMMARIES_STATE);
+    const steps: (sfn.Map | tasks.LambdaInvoke)[] = [...waves, fitModels, ...scoring, summaries];
+
+    // After publishing: irreversible, so a failure is reported and never unpublishes; the run stays
+    // published, and the execution ends failed so the failure cannot be missed.
+    const notificationFailure = new tasks.SnsPublish(this, 'Notify notification failure', {
+      topic,
+      subject: 'Customer 360 run published, but its alerts or digest failed',
+      message: sfn.TaskInput.fromObject({
+        event: 'notifications_failed',
+        'failedState.$': '$.failedState',
+        'runDate.$': '$.runDate',
+        'error.$': '$.error',
+        'execution.$': '$$.Execution.Id',
+        published: 'Yes: the run is published; only the alerts or the digest did not (all) go out.',
+        retry:
+          'Fix the cause, then start a new execution with the same input: alerts and digests already sent are not sent again.',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+    });
+    notificationFailure.next(
+      new sfn.Fail(this, 'Published, notifications failed', {
+        error: 'NotificationsFailed',
+        cause: 'The run is published; the notification names the state that failed and why.',
+      }),
+    );
+    const afterPublish = (id: string, fn: lambda.IFunction) => {
+      const step = new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: fn,
+        payload: sfn.TaskInput.fromObject(runKeys),
+        retryOnServiceExceptions: false,
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: lambdaTaskTimeout,
+      });
+      step.addRetry(lambdaRetry);
+      const record = new sfn.Pass(this, `Failed at ${id}`, {
+        parameters: { failedState: id, 'runDate.$': '$.runDate', 'error.$': '$.error' },
+      });
+      record.next(notificationFailure);
+      step.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+      return step;
+    };
+    let notifications: sfn.Chain = sfn.Chain.start(afterPublish(ALERTS_STATE, alertFn));
+    if (digestFn) notifications = notifications.next(afterPublish(DIGEST_STATE, digestFn));
     const publishChoice = new sfn.Choice(this, 'Publish?')
       .when(sfn.Condition.booleanEquals('$.publish', false), new sfn.Succeed(this, 'Rebuilt'))
       .otherwise(
-        claim.next(publish).next(record.chain).next(complete).next(new sfn.Succeed(this, 'Published')),
+        claim
+          .next(publish)
+          .next(record.chain)
+          .next(complete)
+          .next(notifications)
+          .next(new sfn.Succeed(this, 'Published')),
       );
     let martChain: sfn.Chain = sfn.Chain.start(steps[0] ?? publishChoice);
     for (const step of steps.slice(1)) martChain = martChain.next(step);
@@ -723,6 +881,24 @@ export class Pipeline extends Construct {
       `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`,
       'Resource::*',
     ]);
+    const runOutputFindings = (tables: readonly string[]) =>
+      tables.map((table) => `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/${table}/*`);
+    acknowledgeGrantWildcards(summarizeRole, [
+      ...KMS_GRANT_ACTIONS,
+      ...runOutputFindings(['segment_figures', 'segment_summaries']),
+      'Resource::*',
+    ]);
+    acknowledgeGrantWildcards(alertRole, [
+      ...KMS_GRANT_ACTIONS,
+      ...runOutputFindings(['alert_candidates']),
+      'Resource::*',
+    ]);
+    if (digestRole)
+      acknowledgeGrantWildcards(digestRole, [
+        ...KMS_GRANT_ACTIONS,
+        ...runOutputFindings(['alert_candidates', 'segment_figures', 'data_quality']),
+        'Resource::*',
+      ]);
     acknowledgeGrantWildcards(fitRole, [
       ...KMS_GRANT_ACTIONS,
       ...[...MODEL_INPUT_TABLES, ...MODEL_OUTPUT_TABLES].map(
@@ -739,6 +915,9 @@ export class Pipeline extends Construct {
       `Resource::<${logicalId(prepare)}.Arn>:*`,
       `Resource::<${logicalId(control)}.Arn>:*`,
       `Resource::<${logicalId(fit)}.Arn>:*`,
+      `Resource::<${logicalId(summarize)}.Arn>:*`,
+      `Resource::<${logicalId(alertFn)}.Arn>:*`,
+      ...(digestFn ? [`Resource::<${logicalId(digestFn)}.Arn>:*`] : []),
       ...(['raw', 'stage', 'analytics'] as const).map(
         (zone) =>
           `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${catalog.databaseNames[zone]}/*`,
@@ -767,7 +946,7 @@ export class Pipeline extends Construct {
     }
 
     // cdk-nag Serverless findings on this construct's resources, acknowledged in one place.
-    for (const fn of [prepare, control, fit]) {
+    for (const fn of [prepare, control, fit, summarize, alertFn, ...(digestFn ? [digestFn] : [])]) {
       Validations.of(fn).acknowledge({
         id: 'Serverless-LambdaDLQ',
         reason:
@@ -796,7 +975,7 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
     'Objects of one lake bucket: partitions are written and replaced under run-date prefixes that are only known at run time.',
   ],
   [
-    /^Resource::<.*(PrepareQuery|RunControl|FitModels).*\.Arn>:\*$/,
+    /^Resource::<.*(PrepareQuery|RunControl|FitModels|WriteSummaries|RaiseAlerts|SendDigest).*\.Arn>:\*$/,
     'Invocation of the versions of one pipeline function.',
   ],
   [
@@ -804,8 +983,8 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
     'The run-control objects (published run, run records) under the _control/ prefix of the analytics bucket.',
   ],
   [
-    /^Resource::<.*AnalyticsBucket.*\.Arn>\/model_[a-z_]+\/\*$/,
-    "One model table's objects: Fit models reads its inputs and replaces its outputs under run-date and run-id prefixes known only at run time.",
+    /^Resource::<.*AnalyticsBucket.*\.Arn>\/(model_[a-z_]+|segment_figures|segment_summaries|alert_candidates|data_quality)\/\*$/,
+    "One analytics table's objects: a Lambda reads the run's input table or replaces its output table under run-date and run-id prefixes known only at run time.",
   ],
   [
     /^Resource::arn:.*:states:.*:execution:/,
@@ -857,4 +1036,18 @@ function mapKey(label: string): string {
 
 function timeZone(name: string): TimeZone {
   return TimeZone.of(name);
+}
+
+/**
+ * What `bedrock:InvokeModel` needs for a model id: the foundation model in this region, or, for an
+ * inference profile (`us.`, `eu.`, `apac.`, `global.` prefixes), the profile and the model in the regions
+ * it routes to.
+ */
+function bedrockResources(stack: Stack, modelId: string): string[] {
+  const profile = /^(us|eu|apac|global)\.(.+)$/.exec(modelId);
+  if (!profile) return [`arn:${Aws.PARTITION}:bedrock:${Aws.REGION}::foundation-model/${modelId}`];
+  return [
+    stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: modelId }),
+    `arn:${Aws.PARTITION}:bedrock:*::foundation-model/${profile[2]}`,
+  ];
 }

@@ -1,10 +1,11 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { loadConfig } from '../config/load.js';
 import { generateDataset } from '../generate/index.js';
 import { LocalDynamoDb } from './dynamodb.js';
 import { LocalMariaDb } from './mariadb.js';
+import { LOCAL_ALERTS_TABLE } from './notifications.js';
 import { type LocalRunSummary, runPipelineLocally } from './pipeline-runner.js';
 import { lockWorkspace, openWorkspaceEngine, type Workspace } from './workspace.js';
 
@@ -123,6 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
           dynamodb: client ? { client, tableName } : { tableName, exportDir },
           historyDir: workspace.historyDir,
         },
+        ...(client ? { alertsStore: { client, tableName: LOCAL_ALERTS_TABLE } } : {}),
         outboxFile: workspace.outboxFile,
         runsDir: workspace.runsDir,
         // A full run of that day (extract, build, publish), as its scheduled run would have been.
@@ -137,6 +139,20 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
         print('\nCustomers by RFM segment (analytics.customer_360_latest):');
         console.table(segments.getRowObjectsJson());
         await printModelResults(connection, print);
+        printAlerts(workspace.outboxFile, print);
+        const summaries = await connection.runAndReadAll(
+          `SELECT segment_type, segment, headline, description, recommended_actions, source
+           FROM analytics.segment_summaries_latest
+           ORDER BY segment_type = 'rfm_segment' DESC, segment LIMIT 2`,
+        );
+        print(
+          '\nSegment summaries (analytics.segment_summaries_latest; the template unless c360 run --bedrock):',
+        );
+        for (const row of summaries.getRowObjectsJson()) {
+          print(`  ${row.segment} (${row.segment_type}, ${row.source}): ${row.headline}`);
+          print(`    ${row.description}`);
+          for (const action of String(row.recommended_actions).split('\n')) print(`    - ${action}`);
+        }
       }
     } finally {
       connection.closeSync();
@@ -191,4 +207,32 @@ async function printModelResults(connection: DuckDBConnection, print: (line: str
   );
   print('\nCLV and churn by K-Means segment (analytics.customer_360_latest):');
   console.table(bySegment.getRowObjectsJson());
+}
+
+/** The alerts and the digest the run sent, from the outbox (SNS and SES messages, one JSON per line). */
+function printAlerts(outboxFile: string, print: (line: string) => void): void {
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(outboxFile, 'utf8').trim().split('\n');
+  } catch {
+    return;
+  }
+  const messages = lines.filter(Boolean).map(
+    (line) =>
+      JSON.parse(line) as {
+        channel: string;
+        Subject?: string;
+        MessageAttributes?: Record<string, { StringValue?: string }>;
+        Content?: { Simple?: { Subject?: { Data?: string } } };
+      },
+  );
+  const alerts = messages.filter((m) => m.channel === 'sns' && m.MessageAttributes?.kind);
+  print(`\nAlerts sent (SNS, in ${outboxFile}): ${alerts.length}`);
+  for (const alert of alerts.slice(0, 5))
+    print(
+      `  [${alert.MessageAttributes?.kind?.StringValue}/${alert.MessageAttributes?.severity?.StringValue}] ${alert.Subject}`,
+    );
+  if (alerts.length > 5) print(`  ... and ${alerts.length - 5} more`);
+  const digests = messages.filter((m) => m.channel === 'ses');
+  for (const digest of digests) print(`Digest email (SES): ${digest.Content?.Simple?.Subject?.Data}`);
 }

@@ -3,7 +3,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -11,6 +13,7 @@ import { buildApp } from '../app.js';
 import type { Customer360Config } from '../config/schema.js';
 import { MODEL_OUTPUT_TABLES } from '../constructs/pipeline.js';
 import { fitModels, fitModelsInputSchema, type ModelRunSummary } from '../models/fit-models.js';
+import { raiseRunAlerts, runKeysSchema, sendRunDigest, writeSegmentSummaries } from '../notify/steps.js';
 import { prepareQuery, prepareQueryInputSchema } from '../pipeline/queries.js';
 import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
 import {
@@ -25,9 +28,17 @@ import { loadModels } from '../sql/models.js';
 import { AthenaTaskError, folderLakeStore, folderObjectStore, LOCAL_NAMES, LocalAthena } from './athena.js';
 import { folderControlStore, LocalExecutions } from './control-store.js';
 import { connectLocal } from './duckdb.js';
+import { LocalDynamoDb } from './dynamodb.js';
 import { extractDynamoDb } from './extract-dynamodb.js';
 import { extractHistory } from './extract-history.js';
 import { extractMysql, type MysqlSource } from './extract-mysql.js';
+import {
+  ensureAlertsTable,
+  LOCAL_ALERTS_TABLE,
+  LOCAL_ALERTS_TOPIC_ARN,
+  outboxSes,
+  outboxSns,
+} from './notifications.js';
 import { registerTable } from './sql-runner.js';
 import { writeFileAtomically } from './state.js';
 
@@ -156,6 +167,17 @@ export interface LocalRunOptions {
     readonly force?: boolean;
     readonly rebuild?: boolean;
   };
+  /**
+   * Where sent alerts are remembered (a DynamoDB table; locally dynalite). Without one, the run starts an
+   * in-memory dynalite of its own, so alerts are still sent once per run but not remembered across runs.
+   * @default an in-memory table for this run
+   */
+  readonly alertsStore?: { readonly client: DynamoDBClient; readonly tableName: string };
+  /**
+   * Bedrock for the segment summaries (`c360 run --bedrock`); without it every summary is the template.
+   * @default none
+   */
+  readonly bedrock?: BedrockRuntimeClient;
   /** The execution start time (the run date when none is given). */
   readonly startTime?: Date;
   /**
@@ -413,6 +435,60 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     return { Payload: result as unknown as Json, StatusCode: 200 };
   };
 
+  const wrapPayload = (input: Json, result: unknown): Json =>
+    ('Payload' in (input as object) || 'FunctionName' in (input as object)
+      ? { Payload: result, StatusCode: 200 }
+      : result) as Json;
+  let ownAlertsDb: LocalDynamoDb | undefined;
+  let alertsReady: Promise<{ client: DynamoDBClient; tableName: string }> | undefined;
+  const alertsStore = () => {
+    alertsReady ??= (async () => {
+      let store = options.alertsStore;
+      if (!store) {
+        ownAlertsDb = await LocalDynamoDb.start();
+        store = { client: ownAlertsDb.client(), tableName: LOCAL_ALERTS_TABLE };
+      }
+      await ensureAlertsTable(store.client, store.tableName);
+      return store;
+    })();
+    return alertsReady;
+  };
+  const runOutput = { config, store: objects, analyticsBucket: LOCAL_NAMES.analytics };
+  const summarize = async (input: Json): Promise<Json> => {
+    const run = runKeysSchema.parse(payloadOf(input));
+    const result = await writeSegmentSummaries(run, { ...runOutput, bedrock: options.bedrock });
+    await registerTable(connection(), lakeRoot, tableNamed('analytics', 'segment_summaries'));
+    return wrapPayload(input, result);
+  };
+  const alert = async (input: Json): Promise<Json> => {
+    const run = runKeysSchema.parse(payloadOf(input));
+    const store = await alertsStore();
+    const result = await raiseRunAlerts(run, {
+      ...runOutput,
+      sns: outboxSns(options.outboxFile),
+      topicArn: LOCAL_ALERTS_TOPIC_ARN,
+      dynamodb: DynamoDBDocumentClient.from(store.client),
+      tableName: store.tableName,
+      now: () => new Date(),
+    });
+    options.onEvent?.(
+      `  ✉ alerts: ${result.messages} message(s), ${result.fraudAlerted} fraud and ${result.churnRiskAlerted} churn-risk customer(s) new, ${result.suppressed} already alerted`,
+    );
+    return wrapPayload(input, result);
+  };
+  const digest = async (input: Json): Promise<Json> => {
+    const run = runKeysSchema.parse(payloadOf(input));
+    const store = await alertsStore();
+    const result = await sendRunDigest(run, {
+      ...runOutput,
+      ses: outboxSes(options.outboxFile),
+      dynamodb: DynamoDBDocumentClient.from(store.client),
+      tableName: store.tableName,
+      now: () => new Date(),
+    });
+    return wrapPayload(input, result);
+  };
+
   const notify = async (input: Json): Promise<Json> => {
     mkdirSync(join(options.outboxFile, '..'), { recursive: true });
     const message = input as { TopicArn?: string; Subject?: string; Message?: Json };
@@ -429,6 +505,9 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     if (functionName?.includes('RunControl')) task(name, 'run control', runControlTask);
     else if (functionName?.includes('PrepareQuery')) task(name, 'preparing a SQL step', prepare);
     else if (functionName?.includes('FitModels')) task(name, 'fitting the models', fit);
+    else if (functionName?.includes('WriteSummaries')) task(name, 'writing the segment summaries', summarize);
+    else if (functionName?.includes('RaiseAlerts')) task(name, 'raising alerts', alert);
+    else if (functionName?.includes('SendDigest')) task(name, 'sending the digest', digest);
     else if (resource.includes(':athena:startQueryExecution')) task(name, 'running a query on DuckDB', run);
     else if (resource.includes(':athena:getQueryResults')) {
       task(
@@ -582,6 +661,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     };
   } finally {
     LocalExecutions.ended(executionId);
+    await ownAlertsDb?.stop();
     // A task the state machine gave up on (a timeout) may still be running a query: stop it, so the
     // process can exit now rather than when the query would have finished.
     for (const open of connections) open.interrupt();

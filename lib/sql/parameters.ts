@@ -15,7 +15,7 @@ export function pipelineParameters(
   // Without a base, the snapshots are rebuilt from all of raw: slower, never wrong.
   snapshot: SnapshotBase = { runDate, runId, rawFromDate: ALL_OF_RAW },
 ): Record<string, ParameterValue> {
-  const { analysis, identity, sources, models } = config;
+  const { analysis, identity, sources, models, alerts } = config;
   return {
     run_date: { date: runDate },
     run_id: runId,
@@ -34,6 +34,9 @@ export function pipelineParameters(
     fraud_high_value_order_total: analysis.fraud.highValueOrderTotal,
     fraud_max_orders_in_window: analysis.fraud.maxOrdersInWindow,
     top_n: analysis.topN,
+    alert_min_churn_probability: alerts.highValue.minChurnProbability,
+    alert_min_lifetime_value: alerts.highValue.minLifetimeValue,
+    alert_max_at_risk: alerts.highValue.maxCustomers,
     churn_horizon_days: models.churn.horizonDays,
     churn_sample_size: models.churn.sampleSize,
     churn_threshold: models.churn.threshold,

@@ -1,6 +1,7 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Customer360Config } from '../config/schema.js';
+import { Alerting } from '../constructs/alerting.js';
 import { DataCatalog } from '../constructs/data-catalog.js';
 import { DataLakeStorage } from '../constructs/data-lake-storage.js';
 import { Ingestion } from '../constructs/ingestion.js';
@@ -18,6 +19,7 @@ export class Customer360Stack extends Stack {
   public readonly storage: DataLakeStorage;
   public readonly catalog: DataCatalog;
   public readonly ingestion: Ingestion;
+  public readonly alerting: Alerting;
   public readonly pipeline: Pipeline;
   public readonly monitoring: PipelineMonitoring;
 
@@ -53,13 +55,22 @@ export class Customer360Stack extends Stack {
       namePrefix: config.catalogPrefix.replaceAll('_', '-'),
     });
 
+    this.alerting = new Alerting(this, 'Alerting', {
+      key: this.storage.key,
+      emailRecipients: config.alerts.emailRecipients,
+      removalPolicy,
+    });
+
     this.pipeline = new Pipeline(this, 'Pipeline', {
       config,
+      alerting: this.alerting,
       storage: this.storage,
       catalog: this.catalog,
       ingestion: this.ingestion,
       removalPolicy,
     });
+    // Recipients hear of failures too (each confirms the subscription from the email AWS sends).
+    this.alerting.subscribeRecipients(this.pipeline.notificationTopic);
 
     this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
       stateMachine: this.pipeline.stateMachine,

@@ -91,6 +91,29 @@ export class FixtureLake {
     );
   }
 
+  /** Runs one table model as a run that builds on the published run `base` (its snapshot base). */
+  async runWithSnapshot(
+    modelName: string,
+    runDate: string,
+    base: { date: string; runId: string },
+    config: Customer360ConfigInput = {},
+  ): Promise<number> {
+    const models = loadModels();
+    const model = models.get(modelName);
+    if (!model) throw new Error(`No SQL model ${modelName}`);
+    return runModel(
+      this.engine,
+      this.root,
+      model,
+      models,
+      pipelineParameters(parseConfig(config), runDate, FIXTURE_RUN_ID, {
+        runDate: base.date,
+        runId: base.runId,
+        rawFromDate: base.date,
+      }),
+    );
+  }
+
   /** Runs every model of a zone in dependency order. */
   async runZone(
     zone: 'stage' | 'analytics',

@@ -17,8 +17,10 @@ import {
 import { publishedRuns } from './published-runs.js';
 import { rfm } from './rfm.js';
 import { salesTopCustomers, salesTopProducts, salesTrends } from './sales.js';
+import { alertCandidates, segmentFigures, segmentSummaries } from './summaries.js';
 
 export {
+  alertCandidates,
   churnRisk,
   clv,
   customer360,
@@ -36,6 +38,8 @@ export {
   salesTopCustomers,
   salesTopProducts,
   salesTrends,
+  segmentFigures,
+  segmentSummaries,
   segments,
 };
 
@@ -57,5 +61,8 @@ export const martTables: readonly TableSchema[] = [
   clv,
   segments,
   customer360,
+  segmentFigures,
+  alertCandidates,
+  segmentSummaries,
   publishedRuns,
 ];
