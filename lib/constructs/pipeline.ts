@@ -747,7 +747,12 @@ export class Pipeline extends Construct {
       lambdaFunction: summarize,
       payload: sfn.TaskInput.fromObject(runKeys),
       retryOnServiceExceptions: false,
-      resultSelector: { 'segments.$': '$.Payload.segments', 'fallbacks.$': '$.Payload.fallbacks' },
+      // Kept in the execution's output (and the local run summary): what the summaries cost.
+      resultSelector: Object.fromEntries(
+        ['segments', 'fromBedrock', 'fallbacks', 'inputTokens', 'outputTokens', 'estimatedCostUsd'].map(
+          (k) => [`${k}.$`, `$.Payload.${k}`],
+        ),
+      ),
       resultPath: '$.summaries',
       taskTimeout: lambdaTaskTimeout,
     });
