@@ -485,7 +485,7 @@ describe('the template', () => {
       description:
         '1,234 customers, 12.3% of all customers. On average: last order 12.3 days ago, 8.2 purchase days, ' +
         'lifetime revenue 1,234.50, modelled lifetime value 2,000.00, churn probability 8.0%. ' +
-        '5.0% of the segment is at churn risk. Main channels: web 40.0%, store 35.0%, app 25.0%. ' +
+        '5.0% of the segment is flagged by the purchase-gap churn rule. Main channels: web 40.0%, store 35.0%, app 25.0%. ' +
         'Since the last run: customers +34, average lifetime value +12.00, average churn probability -1.0 points ' +
         '(from 1,200 customers).',
       recommendedActions: [
@@ -499,15 +499,23 @@ describe('the template', () => {
     });
   });
 
+  it('names the churn model when it, not the rule, puts retention first', () => {
+    // The rule flags nobody (0%), the model expects most to leave (86.5% >= the 50% threshold).
+    const summary = templateSummary({ ...lapsed, churnRiskShare: 0, avgChurnProbability: 0.865 }, null);
+    expect(summary.recommendedActions[0]).toBe(
+      'Prioritise retention: contact this segment with a win-back offer before it lapses (mean churn probability 86.5%).',
+    );
+  });
+
   it('skips unknown figures and puts retention first for a shrinking, at-risk segment', () => {
     const s = templateSummary(lapsed, 'invalid JSON');
     expect(s.description).toBe(
       '300 customers, 3.0% of all customers. On average: last order 400.0 days ago, 1.5 purchase days, ' +
-        'lifetime revenue 80.00. 90.0% of the segment is at churn risk. ' +
+        'lifetime revenue 80.00. 90.0% of the segment is flagged by the purchase-gap churn rule. ' +
         'Since the last run: customers -50 (from 350 customers).',
     );
     expect(s.recommendedActions).toEqual([
-      'Prioritise retention: contact this segment with a win-back offer before it lapses (90.0% at churn risk).',
+      'Prioritise retention: contact this segment with a win-back offer before it lapses (90.0% flagged by the churn rule).',
       'Find out why the segment shrank by 50 customers since the last run.',
     ]);
     expect(s.fallbackReason).toBe('invalid JSON');

@@ -180,7 +180,9 @@ export function templateSummary(f: SegmentFigures, fallbackReason: string | null
   const sentences = [
     `${integer.format(f.customers)} customers, ${percent.format(f.share)} of all customers.`,
     averages.length === 0 ? null : `On average: ${averages.join(', ')}.`,
-    f.churnRiskShare === null ? null : `${percent.format(f.churnRiskShare)} of the segment is at churn risk.`,
+    f.churnRiskShare === null
+      ? null
+      : `${percent.format(f.churnRiskShare)} of the segment is flagged by the purchase-gap churn rule.`,
     channels.length === 0
       ? null
       : `Main channels: ${channels
@@ -198,7 +200,7 @@ export function templateSummary(f: SegmentFigures, fallbackReason: string | null
   const top = channels[0];
   const actions = [
     atRisk
-      ? `Prioritise retention: contact this segment with a win-back offer before it lapses${f.churnRiskShare === null ? '' : ` (${percent.format(f.churnRiskShare)} at churn risk)`}.`
+      ? `Prioritise retention: contact this segment with a win-back offer before it lapses (${retentionReason(f)}).`
       : `Keep this segment engaged with regular, relevant offers${top === undefined ? '' : ` through ${top[0]}, its main channel (${percent.format(top[1])})`}.`,
   ];
   if (f.previous !== null && f.customers < f.previous.customers) {
@@ -426,4 +428,14 @@ export async function summarizeSegments(
       estimatedCostUsd: costOf(deps.modelId, { inputTokens, outputTokens }),
     },
   };
+}
+
+/**
+ * Why retention comes first, in the figure that decided it: the churn model's mean probability when it
+ * is high (the rule's share can be 0% while the model expects most to leave), else the rule's share.
+ */
+function retentionReason(f: SegmentFigures): string {
+  if (f.avgChurnProbability !== null && f.avgChurnProbability >= HIGH_CHURN_PROBABILITY)
+    return `mean churn probability ${percent.format(f.avgChurnProbability)}`;
+  return `${percent.format(f.churnRiskShare ?? 0)} flagged by the churn rule`;
 }
