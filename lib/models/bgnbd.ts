@@ -1,4 +1,4 @@
-import { fitDiagnostics, type MinimizeOptions, minimize } from './optimize.js';
+import { fitDiagnostics, type MinimizeOptions, minimize, parametersAtEdge } from './optimize.js';
 import { hyp2f1, lbeta, lgamma } from './special.js';
 
 /**
@@ -51,8 +51,6 @@ export interface BgnbdFitOptions {
 export const MIN_REPEAT_BUYERS = 10;
 /** a/(a+b), the mean dropout probability per repeat purchase, below this is a vanished dropout process. */
 export const MIN_DROPOUT_PROBABILITY = 1e-4;
-/** A log-parameter beyond +-ln(1e6) has run off to 0 or infinity. */
-const EDGE = 1e6;
 
 function checkParams(p: BgnbdParams, fn: string): void {
   for (const key of ['r', 'alpha', 'a', 'b'] as const) {
@@ -383,13 +381,7 @@ export function fitBgnbd(
       `a/(a+b) = ${dropout.toPrecision(3)}: dropout probability vanishes, BG/NBD degenerates to NBD and P(alive) means nothing`,
     );
   }
-  for (const [key, v] of Object.entries(params)) {
-    if (v < 1 / EDGE || v > EDGE) {
-      boundary.push(
-        `${key} = ${v.toPrecision(3)}: at the edge of its domain (0, infinity); the optimum is not interior`,
-      );
-    }
-  }
+  boundary.push(...parametersAtEdge(params));
   return {
     params,
     diagnostics: fitDiagnostics(

@@ -1,5 +1,5 @@
 import type { FitDiagnostics } from './bgnbd.js';
-import { fitDiagnostics, type MinimizeOptions, minimize } from './optimize.js';
+import { fitDiagnostics, type MinimizeOptions, minimize, parametersAtEdge } from './optimize.js';
 import { lgamma } from './special.js';
 
 /**
@@ -32,7 +32,6 @@ export interface GammaGammaFitOptions {
 
 /** Below this many repeat customers (weighted) a fit says `insufficient_data`. */
 export const MIN_REPEAT_CUSTOMERS = 10;
-const EDGE = 1e6;
 
 /**
  * ln f(mbar | x; p, q, v), the density of the mean of x values (Fader & Hardie 2013, eq. 4):
@@ -138,13 +137,7 @@ export function fitGammaGamma(
       `q = ${q.toPrecision(3)} <= 1: the population mean spend p v / (q - 1) does not exist, so customers without a repeat purchase get no expected spend`,
     );
   }
-  for (const [key, value] of Object.entries(params)) {
-    if (value < 1 / EDGE || value > EDGE) {
-      boundary.push(
-        `${key} = ${value.toPrecision(3)}: at the edge of its domain (0, infinity); the optimum is not interior`,
-      );
-    }
-  }
+  boundary.push(...parametersAtEdge(params));
   return {
     params,
     diagnostics: fitDiagnostics(

@@ -184,3 +184,16 @@ export function fitDiagnostics(
     warnings,
   };
 }
+
+/** A log-parameter beyond +-ln(1e6) has run off to 0 or infinity. */
+const EDGE = 1e6;
+
+/** Each parameter that has run off to 0 or infinity, said as a boundary finding. */
+export function parametersAtEdge(params: Readonly<Record<string, number>>): string[] {
+  return Object.entries(params)
+    .filter(([, value]) => value < 1 / EDGE || value > EDGE)
+    .map(
+      ([key, value]) =>
+        `${key} = ${value.toPrecision(3)}: at the edge of its domain (0, infinity); the optimum is not interior`,
+    );
+}
