@@ -453,6 +453,8 @@ export class Pipeline extends Construct {
       step: sfn.TaskStateBase | sfn.CustomState | sfn.Parallel | sfn.Map,
       stateName: string,
       runDate = '$.runDate',
+      // After publishing, failures go to a notice that says the run is published.
+      notice: sfn.IChainable = failureNotice,
     ) => {
       const record = new sfn.Pass(this, `Failed at ${stateName}`, {
         parameters: {
@@ -461,7 +463,7 @@ export class Pipeline extends Construct {
           'error.$': '$.error',
         },
       });
-      record.next(failureNotice);
+      record.next(notice);
       step.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     };
 
@@ -793,11 +795,7 @@ export class Pipeline extends Construct {
         taskTimeout: lambdaTaskTimeout,
       });
       step.addRetry(lambdaRetry);
-      const record = new sfn.Pass(this, `Failed at ${id}`, {
-        parameters: { failedState: id, 'runDate.$': '$.runDate', 'error.$': '$.error' },
-      });
-      record.next(notificationFailure);
-      step.addCatch(record, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+      catchInto(step, id, '$.runDate', notificationFailure);
       return step;
     };
     let notifications: sfn.Chain = sfn.Chain.start(afterPublish(ALERTS_STATE, alertFn));
