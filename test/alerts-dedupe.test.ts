@@ -6,7 +6,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { claim, type DedupeContext, markSent } from '../lib/alerts/dedupe.js';
 import { type RaiseAlertsDeps, type RaiseAlertsInput, raiseAlerts } from '../lib/alerts/raise.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
-import { createAlertsTable } from './helpers/alerts.js';
+import { ensureAlertsTable } from '../lib/local/notifications.js';
+import './helpers/alerts.js';
 
 // Dedupe against a real local DynamoDB (dynalite): the conditional writes are DynamoDB's own. Only SNS,
 // which has no local implementation, is mocked.
@@ -36,7 +37,7 @@ afterAll(async () => {
 async function freshTable(): Promise<string> {
   tableCount += 1;
   const name = `alerts-sent-${tableCount}`;
-  await createAlertsTable(local.client(), name);
+  await ensureAlertsTable(local.client(), name);
   return name;
 }
 

@@ -11,7 +11,8 @@ import {
   splitBySize,
 } from '../lib/alerts/raise.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
-import { createAlertsTable } from './helpers/alerts.js';
+import { ensureAlertsTable } from '../lib/local/notifications.js';
+import './helpers/alerts.js';
 
 // The exact SNS Publish requests. SNS is mocked (no local implementation); the dedupe table is a real
 // local DynamoDB (dynalite), fresh per test, so every customer here is new.
@@ -49,7 +50,7 @@ beforeEach(async () => {
   });
   tables += 1;
   const tableName = `alerts-${tables}`;
-  await createAlertsTable(local.client(), tableName);
+  await ensureAlertsTable(local.client(), tableName);
   deps = {
     sns: new SNSClient({ region: 'eu-west-1' }),
     topicArn: TOPIC,

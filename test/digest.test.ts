@@ -4,7 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { composeDigest, type DigestInput, sendDigest } from '../lib/alerts/digest.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
-import { createAlertsTable } from './helpers/alerts.js';
+import { ensureAlertsTable } from '../lib/local/notifications.js';
+import './helpers/alerts.js';
 
 // The digest's exact SES v2 SendEmail request (SES is mocked: no local implementation). Expected texts
 // are written out by hand from the input below.
@@ -187,7 +188,7 @@ describe('sendDigest with the dedupe table (dynalite)', () => {
     const local = await LocalDynamoDb.start();
     const dynamodb = DynamoDBDocumentClient.from(local.client());
     try {
-      await createAlertsTable(local.client(), 'alerts-sent');
+      await ensureAlertsTable(local.client(), 'alerts-sent');
       const dedupe = {
         dynamodb,
         tableName: 'alerts-sent',
