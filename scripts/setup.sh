@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3-pyflakes: lints the PySpark Glue jobs in glue-scripts/ (PyPI is not needed).
-apt_packages=(python3-pyflakes mariadb-server)
+# chromium: the headless browser the report test drives through playwright-core (no browser download).
+apt_packages=(python3-pyflakes mariadb-server chromium)
 # (Debian packages the local servers need are added here as the pipeline grows.)
 
 if ((${#apt_packages[@]} > 0)); then
