@@ -86,6 +86,21 @@ export class Customer360Stack extends Stack {
     new CfnOutput(this, 'AnalyticsBucketName', { value: this.storage.analyticsBucket.bucketName });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.catalog.workGroupName });
     new CfnOutput(this, 'AnalyticsDatabase', { value: this.catalog.databaseNames.analytics });
+    // BI clients (docs/power-bi.md) scope their IAM policy to the results prefix and the key, and the
+    // Athena ODBC driver wants an output location even though the workgroup enforces its own.
+    new CfnOutput(this, 'AthenaResultsBucketName', {
+      value: this.storage.athenaResultsBucket.bucketName,
+      description: 'Bucket the Athena workgroup writes query results to (under results/)',
+    });
+    new CfnOutput(this, 'AthenaResultsLocation', {
+      value: this.storage.athenaResultsBucket.s3UrlForObject('results/'),
+      description: "The workgroup's enforced query result location (ODBC S3OutputLocation)",
+    });
+    new CfnOutput(this, 'LakeKeyArn', {
+      value: this.storage.key.keyArn,
+      description:
+        'KMS key of the lake buckets and the Athena results: readers need kms:Decrypt and kms:GenerateDataKey',
+    });
     new CfnOutput(this, 'HistoryLandingCrawler', {
       value: this.ingestion.crawlerName,
       description: 'Run on demand to see the columns of a new history export: aws glue start-crawler --name',
