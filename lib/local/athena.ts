@@ -4,6 +4,13 @@ import { dirname, join, relative } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ObjectStore } from '../models/parquet.js';
 import type { LakeStore } from '../pipeline/queries.js';
+import {
+  dashboardViewStatement,
+  dashboardViews,
+  latestViewStatement,
+  latestViewTables,
+  NO_PUBLISHED_RUN,
+} from '../pipeline/views.js';
 import { sqlString } from '../schema/derive.js';
 import { allTables } from '../schema/tables.js';
 import type { TableSchema, Zone } from '../schema/types.js';
@@ -205,4 +212,22 @@ export async function registerPublishedViews(
     }
   }
   return created;
+}
+
+/**
+ * What the stack's views custom resource does in the cloud: an empty `_latest` view for every analytics
+ * table no run has published yet, then every `dashboard_*` view over them, so a fresh workspace answers
+ * dashboard queries with no rows rather than an error. Call after registerPublishedViews; published
+ * views are left alone. Only the DuckDB catalog changes: the `_views` files stay the published record.
+ */
+export async function ensureLocalViews(connection: DuckDBConnection): Promise<void> {
+  const existing = await connection.runAndReadAll(
+    "SELECT view_name FROM duckdb_views() WHERE schema_name = 'analytics' AND NOT internal",
+  );
+  const views = new Set(existing.getRowObjectsJson().map((r) => String(r.view_name)));
+  for (const table of latestViewTables) {
+    if (views.has(`${table.name}_latest`)) continue;
+    await connection.run(latestViewStatement(table, LOCAL_NAMES.analytics, NO_PUBLISHED_RUN));
+  }
+  for (const view of dashboardViews) await connection.run(dashboardViewStatement(view, LOCAL_NAMES));
 }

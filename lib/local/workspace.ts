@@ -11,7 +11,7 @@ import {
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { registerPublishedViews } from './athena.js';
+import { ensureLocalViews, registerPublishedViews } from './athena.js';
 import { openLocalEngine } from './duckdb.js';
 import type { LocalRunSummary } from './pipeline-runner.js';
 import { prepareEngine, registerLake } from './sql-runner.js';
@@ -44,7 +44,10 @@ export function workspaceAt(root = '.c360'): Workspace {
   return workspace;
 }
 
-/** DuckDB over the workspace's lake, with every table and published `latest` view registered. */
+/**
+ * DuckDB over the workspace's lake, with every table, the published `latest` views (empty ones for
+ * tables not yet published) and the `dashboard_*` views registered.
+ */
 export async function openWorkspaceEngine(
   workspace: Workspace,
 ): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
@@ -52,6 +55,7 @@ export async function openWorkspaceEngine(
   await prepareEngine(engine.connection);
   await registerLake(engine.connection, workspace.lake);
   await registerPublishedViews(engine.connection, workspace.lake);
+  await ensureLocalViews(engine.connection);
   return engine;
 }
 

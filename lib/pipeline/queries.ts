@@ -6,6 +6,7 @@ import { stageAndAnalyticsRunTables } from '../schema/tables.js';
 import type { TableSchema, Zone } from '../schema/types.js';
 import { compileModel, qualifyZones, renderParameters, type SqlModel } from '../sql/models.js';
 import { pipelineParameters } from '../sql/parameters.js';
+import { latestViewStatement } from './views.js';
 
 /** What the state machine asks for before each Athena task. */
 export const prepareQueryInputSchema = z.strictObject({
@@ -86,12 +87,7 @@ export async function prepareQuery(input: PrepareQueryInput, deps: PrepareQueryD
       stageAndAnalyticsRunTables.find((t) => t.zone === 'analytics' && t.name === input.name);
     if (!target) throw new Error(`No run-partitioned analytics table named ${input.name ?? '(none)'}`);
     const database = databases[target.zone];
-    // Columns by name, never `*`: a view keeps its shape when a column is added to the table later.
-    const columns = [...target.columns, ...target.partitionKeys].map((c) => `"${c.name}"`).join(', ');
-    return {
-      database,
-      queryString: `CREATE OR REPLACE VIEW ${database}.${target.name}_latest AS SELECT ${columns} FROM ${database}.${target.name} WHERE ${runFilter}`,
-    };
+    return { database, queryString: latestViewStatement(target, database, { runDate, runId }) };
   }
   const target = model?.target;
   if (!model || !target) throw new Error(`No materialized SQL model named ${input.name ?? '(none)'}`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DashboardView } from './dashboards.js';
 import type { Column, ColumnType, TableSchema } from './types.js';
 
 const DECIMAL = /^decimal\((\d+),(\d+)\)$/;
@@ -186,7 +187,13 @@ export function glueTypeFromParquet(column: ParquetColumnInfo): string {
 // ---------------------------------------------------------------- docs
 
 /** Markdown reference of every table; `npm run docs:schema` writes it to docs/schema.md. */
-export function schemaMarkdown(tables: readonly TableSchema[]): string {
+export function schemaMarkdown(
+  tables: readonly TableSchema[],
+  views: { readonly bi: readonly string[]; readonly dashboards: readonly DashboardView[] } = {
+    bi: [],
+    dashboards: [],
+  },
+): string {
   const lines = [
     '# Table reference',
     '',
@@ -213,6 +220,26 @@ export function schemaMarkdown(tables: readonly TableSchema[]): string {
       lines.push(`| ${p.name} (partition) | ${p.type} |  | ${p.description} |`);
     }
     lines.push('');
+  }
+  if (views.bi.length > 0 || views.dashboards.length > 0) {
+    lines.push(
+      '# Views for BI tools',
+      '',
+      'Each analytics table has a `<table>_latest` view over the run publishing last pointed it at (empty',
+      'until the first publish). These are the BI contract, with the `dashboard_*` views built on them:',
+      '',
+      ...views.bi.map((name) => `- \`analytics.${name}_latest\``),
+      '',
+    );
+    for (const view of views.dashboards) {
+      lines.push(`## analytics.${view.name}`, '', view.description, '', `Grain: ${view.grain}`, '');
+      lines.push(`SQL: \`sql/dashboards/${view.name}.sql\``, '');
+      lines.push('| column | type | description |', '| --- | --- | --- |');
+      for (const c of view.columns) {
+        lines.push(`| ${c.name} | ${c.type} | ${c.description.replaceAll('|', '\\|')} |`);
+      }
+      lines.push('');
+    }
   }
   return lines.join('\n');
 }
