@@ -168,7 +168,10 @@ describe('renderReport', () => {
       source: 'bedrock',
       model_id: 'anthropic.claude-3-haiku',
     } as (typeof fixture.segmentSummaries)[number];
-    const html = renderReport({ ...fixture, segmentSummaries: [...fixture.segmentSummaries, bedrock] }, noScripts);
+    const html = renderReport(
+      { ...fixture, segmentSummaries: [...fixture.segmentSummaries, bedrock] },
+      noScripts,
+    );
     const summaries = sectionHtml(html, 'summaries');
     expect(summaries).toContain('Written by the template');
     expect(summaries).toContain('Written by Bedrock (anthropic.claude-3-haiku)');

@@ -326,7 +326,9 @@ function qualityTable(data: ReportData): string {
   // Failed first, then blocking, whatever order the rows came in.
   const checks = data.dataQuality
     .filter((c) => c.threshold !== null || !c.is_passed)
-    .sort((a, b) => Number(a.is_passed) - Number(b.is_passed) || Number(b.is_blocking) - Number(a.is_blocking));
+    .sort(
+      (a, b) => Number(a.is_passed) - Number(b.is_passed) || Number(b.is_blocking) - Number(a.is_blocking),
+    );
   // Row counts and rejects by reason have no threshold and always pass: figures behind the checks,
   // folded away so the checks read at a glance (opened for printing by the client).
   const figures = data.dataQuality.filter((c) => c.threshold === null && c.is_passed);

@@ -197,8 +197,22 @@ export function reportFixture(): ReportData {
       },
     ],
     engagementByChannel: [
-      { channel: 'web', active_customers: 80, primary_customers: 50, exposures: null, actions: 400, action_rate: 0.05 },
-      { channel: 'email', active_customers: 60, primary_customers: 20, exposures: 900, actions: 90, action_rate: 0.02 },
+      {
+        channel: 'web',
+        active_customers: 80,
+        primary_customers: 50,
+        exposures: null,
+        actions: 400,
+        action_rate: 0.05,
+      },
+      {
+        channel: 'email',
+        active_customers: 60,
+        primary_customers: 20,
+        exposures: 900,
+        actions: 90,
+        action_rate: 0.02,
+      },
     ],
     dataQuality: [
       {

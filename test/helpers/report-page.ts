@@ -73,7 +73,9 @@ export async function readSections(page: Page): Promise<SectionContent[]> {
     for (const part of await section.locator('[data-part]').all()) {
       parts.push({
         part: (await part.getAttribute('data-part')) ?? '',
-        empty: (await part.getAttribute('data-empty')) !== null || (await part.locator('[data-empty]').count()) > 0,
+        empty:
+          (await part.getAttribute('data-empty')) !== null ||
+          (await part.locator('[data-empty]').count()) > 0,
         marks: await part.locator(DATA_MARKS).count(),
         items: await part.locator('[data-item]').count(),
       });
