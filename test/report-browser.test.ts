@@ -140,7 +140,7 @@ describe('c360 report over a local pipeline run, in headless Chromium', () => {
       expect(sectionProblems(sections)).toEqual([]);
       // Every chart drew an SVG: the client found a drawing function for each.
       const charts = await page.locator('figure[data-chart]').count();
-      expect(charts).toBe(9);
+      expect(charts).toBe(10);
       expect(await page.locator('figure[data-chart] .plot > svg').count()).toBe(charts);
       mkdirSync(OUTPUT, { recursive: true });
       await page.screenshot({ path: join(OUTPUT, 'report.png'), fullPage: true, scale: 'css' });
@@ -260,6 +260,7 @@ describe('the page check', () => {
     expect(sectionProblems(await readSections(page))).toEqual([
       'segments/segments-customers: nothing drawn or listed',
       'segments/segments-revenue: nothing drawn or listed',
+      'segments/segments-value: nothing drawn or listed',
       'rfm-grid/rfm-grid: nothing drawn or listed',
       'churn/churn: nothing drawn or listed',
       'clv/clv: nothing drawn or listed',

@@ -10,7 +10,6 @@
   const GREY = '#8c8c8c';
   const PEAK = '#c0392b';
   const WIDE = 1040;
-  const HALF = 500;
   const style = { fontSize: '12px', fontFamily: 'inherit', background: 'transparent', overflow: 'visible' };
 
   const integer = d3.format(',d');
@@ -32,61 +31,70 @@
     orders_in_window: 'Many orders',
   };
 
+  /** One horizontal bar per segment, in the segment order shared by the three segment panels. */
+  const segmentBars = ({ width, marginLeft, marginRight, value, label, tickFormat, text, title }) =>
+    Plot.plot({
+      width,
+      height: 30 + 26 * segmentOrder.length,
+      marginLeft,
+      marginRight,
+      style,
+      x: { label, tickFormat, ticks: 3 },
+      y: { label: null, domain: segmentOrder, axis: marginLeft > 20 ? 'left' : null },
+      marks: [
+        Plot.barX(
+          data.segmentOverview.filter((d) => value(d) !== null),
+          { x: value, y: segmentLabel, fill: INK, title },
+        ),
+        Plot.text(data.segmentOverview, {
+          x: (d) => value(d) ?? 0,
+          y: segmentLabel,
+          text,
+          textAnchor: 'start',
+          dx: 4,
+        }),
+        Plot.ruleX([0]),
+      ],
+    });
+
   const charts = {
+    // Three panels on one shared row order: the first carries the segment names for all three.
     'segments-customers': () =>
-      Plot.plot({
-        width: HALF,
-        height: 30 + 26 * segmentOrder.length,
+      segmentBars({
+        width: 440,
         marginLeft: 150,
-        marginRight: 110,
-        style,
-        x: { label: 'Customers', tickFormat: integer, ticks: 4 },
-        y: { label: null, domain: segmentOrder },
-        marks: [
-          Plot.barX(data.segmentOverview, {
-            x: 'customers',
-            y: segmentLabel,
-            fill: INK,
-            title: (d) => `${segmentLabel(d)} (${d.lifecycle_stage}): ${integer(d.customers)} customers`,
-          }),
-          Plot.text(data.segmentOverview, {
-            x: 'customers',
-            y: segmentLabel,
-            text: (d) => `${integer(d.customers)} (${percent(d.share ?? 0)})`,
-            textAnchor: 'start',
-            dx: 4,
-          }),
-          Plot.ruleX([0]),
-        ],
+        marginRight: 100,
+        value: (d) => d.customers,
+        label: 'Customers',
+        tickFormat: integer,
+        text: (d) => `${integer(d.customers)} (${percent(d.share ?? 0)})`,
+        title: (d) => `${segmentLabel(d)} (${d.lifecycle_stage}): ${integer(d.customers)} customers`,
       }),
 
     'segments-revenue': () =>
-      Plot.plot({
-        width: HALF,
-        height: 30 + 26 * segmentOrder.length,
-        marginLeft: 150,
-        marginRight: 80,
-        style,
-        x: { label: `Revenue to date (${currency})`, tickFormat: moneyShort, ticks: 4 },
-        y: { label: null, domain: segmentOrder },
-        marks: [
-          Plot.barX(data.segmentOverview, {
-            x: (d) => d.lifetime_revenue ?? 0,
-            y: segmentLabel,
-            fill: INK,
-            title: (d) =>
-              `${segmentLabel(d)}: revenue to date ${money(d.lifetime_revenue ?? 0)} ${currency}; ` +
-              `mean lifetime value ${d.avg_lifetime_value === null ? 'n/a' : money(d.avg_lifetime_value)}`,
-          }),
-          Plot.text(data.segmentOverview, {
-            x: (d) => d.lifetime_revenue ?? 0,
-            y: segmentLabel,
-            text: (d) => moneyShort(d.lifetime_revenue ?? 0),
-            textAnchor: 'start',
-            dx: 4,
-          }),
-          Plot.ruleX([0]),
-        ],
+      segmentBars({
+        width: 300,
+        marginLeft: 10,
+        marginRight: 50,
+        value: (d) => d.lifetime_revenue ?? 0,
+        label: currency,
+        tickFormat: moneyShort,
+        text: (d) => moneyShort(d.lifetime_revenue ?? 0),
+        title: (d) => `${segmentLabel(d)}: revenue to date ${money(d.lifetime_revenue ?? 0)} ${currency}`,
+      }),
+
+    'segments-value': () =>
+      segmentBars({
+        width: 300,
+        marginLeft: 10,
+        marginRight: 50,
+        value: (d) => d.avg_lifetime_value,
+        label: currency,
+        tickFormat: moneyShort,
+        text: (d) => (d.avg_lifetime_value === null ? 'n/a' : money(d.avg_lifetime_value)),
+        title: (d) =>
+          `${segmentLabel(d)}: mean lifetime value ${d.avg_lifetime_value === null ? 'n/a' : `${money(d.avg_lifetime_value)} ${currency}`}, ` +
+          `${money(d.expected_lifetime_value ?? 0)} ${currency} in all`,
       }),
 
     'rfm-grid': () => {
@@ -300,9 +308,14 @@
     products: () => {
       // Small multiples, one row per product on a shared scale: five crossing lines would not read.
       const firstMonth = d3.min(data.topProducts, (d) => d.month);
-      const months = data.revenueByMonth
-        .filter((d) => !d.is_partial_month && d.month >= firstMonth)
-        .map((d) => d.month);
+      const partial = new Set(data.revenueByMonth.filter((d) => d.is_partial_month).map((d) => d.month));
+      const months = d3.sort(
+        new Set(
+          [...data.revenueByMonth.map((d) => d.month), ...data.topProducts.map((d) => d.month)].filter(
+            (month) => month >= firstMonth && !partial.has(month),
+          ),
+        ),
+      );
       const byProduct = d3.group(data.topProducts, (d) => d.product_id);
       // Every month for every product, null where the product was not among the month's leaders, so
       // the line breaks there instead of bridging the gap; the month in progress is left out.

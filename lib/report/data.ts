@@ -17,19 +17,21 @@ export class NoPublishedRunError extends Error {
 }
 
 // DuckDB's JSON rows give BIGINT and DECIMAL as strings; only a numeric string is taken as a number.
-const numeric = z.union([
-  z.number(),
-  z
-    .string()
-    .regex(/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i, 'expected a number')
-    .transform(Number),
-]);
-const num = numeric;
-const optNum = numeric.nullable();
-const str = z.string();
-const optStr = z.string().nullable();
-const bool = z.boolean();
-const optBool = z.boolean().nullable();
+const num = z.union(
+  [
+    z.number(),
+    z
+      .string()
+      .regex(/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i)
+      .transform(Number),
+  ],
+  { error: 'expected a number' },
+);
+const optNum = num.nullable();
+const str = z.string({ error: 'expected text' });
+const optStr = str.nullable();
+const bool = z.boolean({ error: 'expected true or false' });
+const optBool = bool.nullable();
 /** A DATE as DuckDB writes it: YYYY-MM-DD. */
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD');
 
@@ -363,7 +365,18 @@ export async function loadReportData(connection: DuckDBConnection): Promise<Repo
       connection,
       'analytics.dashboard_kmeans_profiles',
       kmeansProfile,
-      `select *
+      `select
+        kmeans_segment,
+        kmeans_cluster,
+        customers,
+        share,
+        avg_days_since_last_purchase,
+        avg_purchase_days,
+        avg_mean_spend,
+        avg_engagement_events,
+        avg_lifetime_value,
+        avg_churn_probability,
+        is_trustworthy
       from analytics.dashboard_kmeans_profiles
       order by customers desc, kmeans_segment`,
     ),

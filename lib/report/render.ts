@@ -429,8 +429,8 @@ section, header { padding: 18px 0 22px; border-bottom: 1px solid #e3e3e3; break-
 .chart-title { margin: 6px 0 2px; }
 figcaption { color: #555; font-size: 13px; margin-top: 4px; }
 .plot svg { max-width: 100%; height: auto; overflow: visible; }
-.row { display: flex; flex-wrap: wrap; gap: 8px 32px; }
-.row > .chart { flex: 1 1 480px; min-width: 0; }
+.row { display: grid; grid-template-columns: 440fr 300fr 300fr; gap: 0; }
+.row > .chart { min-width: 0; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
 caption { text-align: left; color: #555; padding: 4px 0 6px; }
@@ -465,14 +465,14 @@ export function renderReport(data: ReportData, assets: ReportAssets = loadReport
     overview(data),
     section(
       'segments',
-      `Each bar is a segment: RFM segments for customers who bought in the RFM window, Lapsed for earlier buyers, Prospect for customers who never bought. Left: how many customers (share of all); right: what they have spent to date.${currencyNote}`,
+      `Each bar is a segment: RFM segments for customers who bought in the RFM window, Lapsed for earlier buyers, Prospect for customers who never bought. Left to right: how many customers (share of all), what they have spent to date, and the mean expected lifetime value of a customer (future spend; n/a where the model’s value is withheld).${currencyNote}`,
       data.segmentOverview.length === 0
         ? emptyState('segments')
-        : `<div class="row">${chart('segments-customers', 'Customers per segment', data.segmentOverview)}${chart(
+        : `<div class="row">${chart('segments-customers', 'Customers', data.segmentOverview)}${chart(
             'segments-revenue',
-            `Revenue to date per segment (${cur})`,
+            `Revenue to date (${cur})`,
             data.segmentOverview,
-          )}</div>`,
+          )}${chart('segments-value', `Mean lifetime value (${cur})`, data.segmentOverview)}</div>`,
     ),
     section(
       'rfm-grid',
