@@ -91,7 +91,7 @@
         value: (d) => d.avg_lifetime_value,
         label: currency,
         tickFormat: moneyShort,
-        text: (d) => (d.avg_lifetime_value === null ? 'n/a' : money(d.avg_lifetime_value)),
+        text: (d) => (d.avg_lifetime_value === null ? 'n/a' : d3.format(',.0f')(d.avg_lifetime_value)),
         title: (d) =>
           `${segmentLabel(d)}: mean lifetime value ${d.avg_lifetime_value === null ? 'n/a' : `${money(d.avg_lifetime_value)} ${currency}`}, ` +
           `${money(d.expected_lifetime_value ?? 0)} ${currency} in all`,

@@ -119,9 +119,6 @@ const fraudSignal = z.object({
 
 const flaggedCustomer = z.object({
   customer_id: num,
-  distinct_ips: optNum,
-  login_attempts: optNum,
-  failed_logins: optNum,
   orders_in_window: optNum,
   max_order_total: optNum,
   window_spend: optNum,
@@ -395,9 +392,6 @@ export async function loadReportData(connection: DuckDBConnection): Promise<Repo
       flaggedCustomer,
       `select
         customer_id,
-        distinct_ips,
-        login_attempts,
-        failed_logins,
         orders_in_window,
         cast(max_order_total as double) as max_order_total,
         cast(window_spend as double) as window_spend,

@@ -290,9 +290,6 @@ function flaggedTable(data: ReportData): string {
     { header: `Spend in window (${cur})`, cell: (r) => formatMoney(r.window_spend), numeric: true },
     { header: `Largest order (${cur})`, cell: (r) => formatMoney(r.max_order_total), numeric: true },
     { header: 'Orders', cell: (r) => formatInteger(r.orders_in_window), numeric: true },
-    { header: 'Distinct IPs', cell: (r) => formatInteger(r.distinct_ips), numeric: true },
-    { header: 'Login attempts', cell: (r) => formatInteger(r.login_attempts), numeric: true },
-    { header: 'Failed logins', cell: (r) => formatInteger(r.failed_logins), numeric: true },
     {
       header: 'Reasons (figure > threshold)',
       cell: (r) =>
@@ -436,10 +433,12 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-nu
 caption { text-align: left; color: #555; padding: 4px 0 6px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
 th { border-bottom: 1px solid #bbb; font-weight: 600; }
-td.num, th.num { text-align: right; }
+td.num, th.num { text-align: right; width: 1%; }
+td.num { white-space: nowrap; }
+th.num { min-width: 7.5em; }
 tr.fail td { background: #fff6e5; }
 tr.fail.blocking td { background: #fde8e6; }
-.reason { display: inline-block; margin: 0 6px 2px 0; padding: 0 4px; border: 1px solid #ddd; border-radius: 3px; white-space: nowrap; }
+.reason { display: inline-block; margin: 0 4px 2px 0; padding: 0 4px; border: 1px solid #ddd; border-radius: 3px; white-space: nowrap; font-size: 12px; }
 .empty { color: #a12a1f; font-style: italic; }
 .summaries { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 12px 24px; font-size: 14px; }
 .summary { border-top: 3px solid #3b6ea8; padding: 4px 0 8px; }

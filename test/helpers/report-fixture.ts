@@ -131,9 +131,6 @@ export function reportFixture(): ReportData {
     flaggedCustomers: [
       {
         customer_id: 77,
-        distinct_ips: 7,
-        login_attempts: 30,
-        failed_logins: 12,
         orders_in_window: 3,
         max_order_total: 2400,
         window_spend: 3100.5,
