@@ -19,6 +19,7 @@ import {
   WorkspaceBusyError,
   workspaceAt,
 } from '../lib/local/workspace.js';
+import { NoPublishedRunError, writeReport } from '../lib/report/index.js';
 
 const USAGE = `c360: Customer 360 on this machine
 
@@ -49,6 +50,12 @@ Usage:
       published). Base tables hold every run: name one with run_date and run_id.
   c360 status [--workspace DIR]
       Lists the last local runs.
+  c360 report [--out FILE] [--workspace DIR]
+      Writes the report of the latest published run (default DIR/report.html): segments, RFM grid,
+      churn, at-risk customers, CLV, K-Means clusters, fraud flags, revenue and products by month,
+      engagement, data quality and the segment summaries, read from the same _latest and dashboard_*
+      views the BI tools read. One self-contained HTML file (charts and data inlined): open it in a
+      browser, no network needed. The demo writes it too.
   c360 cost [--run EXECUTION_NAME] [--customers N[,N...]] [--format table|json] [--workspace DIR]
       Estimates what a local run (default: the latest) costs on AWS (us-east-1), per run and per month
       at the configured schedule: at the measured size and at 1,000,000 and 10,000,000 customers (or
@@ -246,6 +253,24 @@ async function main(argv: string[]): Promise<number> {
         })),
       );
       return 0;
+    }
+    case 'report': {
+      const file = resolve(values.out ?? join(workspace.root, 'report.html'));
+      const { instance, connection } = await openWorkspaceEngine(workspace);
+      try {
+        const report = await writeReport(connection, file);
+        process.stdout.write(
+          `Report of run ${report.data.run.run_date} (${report.data.run.run_id}) written to ${report.file}\nOpen it in a browser: ${report.url}\n`,
+        );
+        return 0;
+      } catch (error) {
+        if (!(error instanceof NoPublishedRunError)) throw error;
+        process.stderr.write(`${error.message}\n`);
+        return 1;
+      } finally {
+        connection.closeSync();
+        instance.closeSync();
+      }
     }
     case 'cost': {
       const format = values.format ?? 'table';

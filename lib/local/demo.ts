@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { loadConfig } from '../config/load.js';
 import { generateDataset } from '../generate/index.js';
+import { type WrittenReport, writeReport } from '../report/index.js';
 import { LocalDynamoDb } from './dynamodb.js';
 import { LocalMariaDb } from './mariadb.js';
 import { LOCAL_ALERTS_TABLE } from './notifications.js';
@@ -114,6 +115,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
     print(`[${seconds()} s] Running the state machine for ${runDate} (the definition CDK synthesizes)`);
     const { instance, connection } = await openWorkspaceEngine(workspace);
     let summary: LocalRunSummary;
+    let report: WrittenReport | undefined;
     try {
       summary = await runPipelineLocally({
         config,
@@ -153,6 +155,12 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
           print(`    ${row.description}`);
           for (const action of String(row.recommended_actions).split('\n')) print(`    - ${action}`);
         }
+        try {
+          report = await writeReport(connection, join(workspace.root, 'report.html'));
+        } catch (error) {
+          // The run is published whatever happens to its report: say so, and how to retry it alone.
+          print(`\nThe report was not written: ${(error as Error).message}\nRetry with: npx c360 report`);
+        }
       }
     } finally {
       connection.closeSync();
@@ -174,6 +182,7 @@ export async function runDemo(options: DemoOptions): Promise<LocalRunSummary> {
       `Run summary:                       ${where(join(workspace.runsDir, `${summary.executionName}.json`))}`,
     );
     print(`Generated data manifest:           ${where(join(workspace.root, 'generated', 'manifest.json'))}`);
+    if (report) print(`Report (open it in a browser):     ${report.url}`);
     print('Try: npx c360 query "select * from analytics.customer_360_latest limit 5"');
     return summary;
   } finally {
