@@ -76,6 +76,7 @@ describe('Pipeline state machine definition', () => {
       'Run published run record',
       'Complete publishing',
       'Raise alerts',
+      'Apply retention',
       'Published',
     ]);
     expect(definition.StartAt).toBe('Begin run');
@@ -483,7 +484,7 @@ describe('Alerting, summaries and digest resources', () => {
     );
     expect(states['Complete publishing']?.Next).toBe('Raise alerts');
     expect(states['Raise alerts']?.Next).toBe('Send digest');
-    expect(states['Send digest']?.Next).toBe('Published');
+    expect(states['Send digest']?.Next).toBe('Apply retention');
     expect(states['Write segment summaries']?.Next).toBe('Publish?');
   });
 });
