@@ -145,7 +145,7 @@ describe('Apply retention in the state machine', () => {
     expect(states['Raise alerts']?.Next).toBe(RETENTION_STATE);
     const retention = states[RETENTION_STATE];
     expect(retention?.Next).toBe('Published');
-    expect((retention?.Parameters as { Payload: unknown }).Payload).toEqual({
+    expect((retention?.Parameters as { Payload?: unknown } | undefined)?.Payload).toEqual({
       'runDate.$': '$.runDate',
       'runId.$': '$.runId',
     });
@@ -169,7 +169,9 @@ describe('Apply retention in the state machine', () => {
   });
 
   it('retries the transient Lambda errors with backoff and jitter', () => {
-    const retry = (states[RETENTION_STATE]?.Retry as { ErrorEquals: string[]; JitterStrategy?: string }[])[0];
+    const retry = (
+      states[RETENTION_STATE]?.Retry as { ErrorEquals: string[]; JitterStrategy?: string }[] | undefined
+    )?.[0];
     expect(retry?.ErrorEquals).toContain('Lambda.TooManyRequestsException');
     expect(retry?.JitterStrategy).toBe('FULL');
   });
