@@ -1,6 +1,8 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
+import { DataLakeStorage } from '../lib/constructs/data-lake-storage.js';
 import { RETENTION_STATE } from '../lib/constructs/pipeline.js';
 import { synthesizedDefinition } from '../lib/local/pipeline-runner.js';
 import { synthStack } from './helpers/stack.js';
@@ -80,6 +82,40 @@ describe('retention lifecycle rules', () => {
         prefix,
       ).toEqual([]);
     }
+  });
+});
+
+describe('DataLakeStorage expiration props', () => {
+  it('takes the raw and rejects expiry from props', () => {
+    const stack = new Stack(new App(), 'Expiry');
+    new DataLakeStorage(stack, 'Storage', { rawExpirationDays: 730, rejectsExpirationDays: 3 });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: 'expire-raw-mysql-order-items',
+            Prefix: 'mysql/order_items/',
+            ExpirationInDays: 730,
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-rejects', ExpirationInDays: 3 })]),
+      },
+    });
+  });
+
+  it('rejects an expiry that is not a whole number of days, naming the prop', () => {
+    const stack = new Stack(new App(), 'Bad');
+    expect(() => new DataLakeStorage(stack, 'Storage', { rawExpirationDays: 0 })).toThrow(
+      'rawExpirationDays must be a whole number of days, at least 1, got 0',
+    );
+    expect(() => new DataLakeStorage(stack, 'Storage2', { rejectsExpirationDays: 1.5 })).toThrow(
+      'rejectsExpirationDays must be a whole number of days, at least 1, got 1.5',
+    );
   });
 });
 
