@@ -101,6 +101,11 @@ describe('cdk-nag wiring', () => {
         reason: expect.stringMatching(/only synchronously by the state machine/),
       },
       {
+        path: 'Customer360-dev/Pipeline/Retention',
+        id: 'Serverless-LambdaDLQ',
+        reason: expect.stringMatching(/only synchronously by the state machine/),
+      },
+      {
         path: 'Customer360-dev/Pipeline/FitModels',
         id: 'Serverless-LambdaDLQ',
         reason: expect.stringMatching(/only synchronously by the state machine/),

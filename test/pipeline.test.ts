@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
-import { ALERTS_STATE, DIGEST_STATE, splitAtModels } from '../lib/constructs/pipeline.js';
+import { ALERTS_STATE, DIGEST_STATE, RETENTION_STATE, splitAtModels } from '../lib/constructs/pipeline.js';
 import { collectTaskStates, synthesizedDefinition } from '../lib/local/pipeline-runner.js';
 import type { SqlModel } from '../lib/sql/models.js';
 import { synthStack } from './helpers/stack.js';
@@ -76,6 +76,7 @@ describe('Pipeline state machine definition', () => {
       'Run published run record',
       'Complete publishing',
       'Raise alerts',
+      'Apply retention',
       'Published',
     ]);
     expect(definition.StartAt).toBe('Begin run');
@@ -157,7 +158,11 @@ describe('Pipeline state machine definition', () => {
             ? { failedState: name, runDate: expect.stringContaining('not settled'), 'error.$': '$.error' }
             : { failedState: name, 'runDate.$': '$.runDate', 'error.$': '$.error' },
         // After publishing, a failure is reported as such and never reads as "nothing was published".
-        Next: [ALERTS_STATE, DIGEST_STATE].includes(name) ? 'Notify notification failure' : 'Notify failure',
+        Next: [ALERTS_STATE, DIGEST_STATE].includes(name)
+          ? 'Notify notification failure'
+          : name === RETENTION_STATE
+            ? 'Notify retention failure'
+            : 'Notify failure',
       });
     }
     expect(states['Notify failure']).toMatchObject({
@@ -483,7 +488,7 @@ describe('Alerting, summaries and digest resources', () => {
     );
     expect(states['Complete publishing']?.Next).toBe('Raise alerts');
     expect(states['Raise alerts']?.Next).toBe('Send digest');
-    expect(states['Send digest']?.Next).toBe('Published');
+    expect(states['Send digest']?.Next).toBe('Apply retention');
     expect(states['Write segment summaries']?.Next).toBe('Publish?');
   });
 });

@@ -9,7 +9,6 @@ import { s3ControlStore, stepFunctionsExecutions } from '../lambdas/run-control/
 import { parseConfig } from '../lib/config/load.js';
 import { folderControlStore } from '../lib/local/control-store.js';
 import { publishedMetricLine } from '../lib/pipeline/metrics.js';
-import type { LakeStore } from '../lib/pipeline/queries.js';
 import {
   beginRun,
   claimPublish,
@@ -19,7 +18,6 @@ import {
   publishedRun,
   type RunControlDeps,
 } from '../lib/pipeline/run-control.js';
-import { stageAndAnalyticsRunTables } from '../lib/schema/tables.js';
 
 class FakeExecutions implements Executions {
   running: { executionId: string; startTime: string; input: unknown }[] = [];
@@ -33,25 +31,14 @@ class FakeExecutions implements Executions {
 
 describe('run control', () => {
   let deps: RunControlDeps & { executions: FakeExecutions };
-  let deleted: string[];
   let now: Date;
 
   beforeEach(() => {
-    deleted = [];
     now = new Date('2026-03-10T03:00:00Z');
-    const lake: LakeStore = {
-      async deletePrefix(bucket, prefix) {
-        deleted.push(`${bucket}/${prefix}`);
-        return 1;
-      },
-    };
     deps = {
       config: parseConfig({ schedule: { timezone: 'America/Los_Angeles' } }),
       control: folderControlStore(mkdtempSync(join(tmpdir(), 'c360-control-'))),
       executions: new FakeExecutions(),
-      lake,
-      buckets: { raw: 'raw', stage: 'stage', analytics: 'analytics' },
-      runTables: stageAndAnalyticsRunTables,
       now: () => now,
     };
   });
@@ -270,32 +257,6 @@ describe('run control', () => {
         deps,
       ),
     ).rejects.toMatchObject({ name: 'PublishClaimLost' });
-  });
-
-  it('deletes runs past their retention, keeps the published one however old, and spares running ones', async () => {
-    // Retention: published 30 days, unpublished 3 days (the defaults).
-    now = new Date('2026-01-01T00:00:00Z');
-    await begin('old-published', { runDate: '2025-12-31', full: true });
-    await publish('2025-12-31', 'old-published');
-    await begin('old-failed', { runDate: '2025-12-31', full: true });
-    await begin('still-running', { runDate: '2025-12-30' });
-    now = new Date('2026-01-03T00:00:00Z');
-    await begin('recent-failed', { runDate: '2026-01-02', full: true });
-    now = new Date('2026-02-15T00:00:00Z');
-    deps.executions.running = [{ executionId: 'arn:x:still-running', startTime: '', input: {} }];
-
-    // Nothing newer is published yet: the old published run stays, as readers still see it.
-    deleted = [];
-    await begin('new', { runDate: '2026-02-15' });
-    await expect(publish('2026-02-15', 'new')).resolves.toMatchObject({
-      deletedRuns: ['old-failed', 'old-published', 'recent-failed'],
-    });
-    expect(deleted).toContain('stage/orders/run_date=2025-12-31/run_id=old-failed/');
-    expect(deleted).toContain('analytics/customer_360/run_date=2025-12-31/run_id=old-published/');
-    expect(deleted.some((d) => d.includes('still-running'))).toBe(false);
-    expect(deleted.some((d) => d.includes('run_id=new/'))).toBe(false);
-    // Every run-owned table of the run, no other.
-    expect(deleted.filter((d) => d.includes('old-failed'))).toHaveLength(stageAndAnalyticsRunTables.length);
   });
 
   it('emits the published metric with exactly the one dimension the alarm matches', () => {

@@ -5,8 +5,6 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { parseConfig } from '../../lib/config/load.js';
 import { publishedMetricLine } from '../../lib/pipeline/metrics.js';
 import { runControl, runControlInputSchema } from '../../lib/pipeline/run-control.js';
-import { stageAndAnalyticsRunTables } from '../../lib/schema/tables.js';
-import { s3LakeStore } from '../prepare-query/handler.js';
 import { environmentSchema, s3ControlStore, stepFunctionsExecutions } from './handler.js';
 
 const logger = new Logger({ serviceName: 'customer360-run-control' });
@@ -20,9 +18,6 @@ const deps = {
   config,
   control: s3ControlStore(s3, environment.BUCKETS.analytics),
   executions: stepFunctionsExecutions(new SFNClient({}), environment.STATE_MACHINE_ARN),
-  lake: s3LakeStore(s3),
-  buckets: environment.BUCKETS,
-  runTables: stageAndAnalyticsRunTables,
   onPublished: () => {
     // The alarm on "no run published for N hours" watches this metric (embedded metric format).
     process.stdout.write(`${publishedMetricLine(environment.PIPELINE_NAME, new Date())}\n`);

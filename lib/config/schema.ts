@@ -161,6 +161,55 @@ export const historySourceSchema = z.strictObject({
   identicalRowsAreDuplicates: z.boolean().default(false),
 });
 
+/** A key that moved: any value is an error naming the new key. */
+function movedKey(to: string) {
+  return z.never({ message: `expected ${to} instead (the key moved there)` }).optional();
+}
+
+/**
+ * Retention (docs/operations.md, "Retention"). Runs are expired by the `Apply retention` step after each
+ * publish (lib/retention/); raw and rejects by S3 lifecycle rules (lib/constructs/data-lake-storage.ts).
+ */
+export const retentionSchema = z.strictObject({
+  /**
+   * Days raw objects are kept after they landed; `null` keeps raw for ever. Set, a rebuild from raw only
+   * sees what landed in the last `rawDays` days, and incremental runs depend on their snapshot base
+   * (the published run they start from, which retention never deletes): see RAW_MARGIN_DAYS.
+   */
+  rawDays: positiveInt
+    .max(36_500, 'expected a whole number of days from 1 to 36500')
+    .nullable()
+    .default(null),
+  /**
+   * Days the quarantined records (`stage.rejects`, which hold personal data in `record_json`) are kept
+   * after their run wrote them; `null` keeps them as long as their run.
+   */
+  rejectsDays: dayCount.nullable().default(null),
+  /**
+   * Days the files of a run that never published (failed, stopped by the quality gate, refused, a
+   * backfill or rebuild) are kept for diagnosis, counted from its start. 0: deleted at the next publish.
+   */
+  unpublishedRunsDays: z
+    .number()
+    .int('expected a whole number of days')
+    .min(0, 'expected 0 or more days')
+    .max(3650, 'expected at most 3650 days')
+    .default(7),
+  /**
+   * Days a published run's stage and analytics files are kept after it started, for comparing and
+   * backfilling from; the run readers see and the snapshot the next run builds on are never deleted.
+   */
+  publishedRunsDays: dayCount.default(30),
+});
+
+/**
+ * Days raw must outlive the published runs kept: any kept published run can be the base of a backfill
+ * (which reads raw from the base's date), and after the last publish the pipeline must get a run
+ * published (the "no run published" alarm fires within alerts.maxHoursWithoutPublish) before the raw
+ * its snapshot base needs expires.
+ */
+export const RAW_MARGIN_DAYS = 14;
+
 export const configSchema = z
   .strictObject({
     /** Short name of the deployment; prefixes stack, bucket and catalog names. */
@@ -321,13 +370,11 @@ export const configSchema = z
         noncurrentVersionExpirationDays: positiveInt.default(90),
         athenaResultsExpirationDays: positiveInt.default(30),
         accessLogsExpirationDays: positiveInt.default(365),
-        /**
-         * Days a published run's stage and analytics files are kept after it started, for comparing and
-         * restoring; the run readers currently see is never deleted, however old.
-         */
-        publishedRunRetentionDays: positiveInt.default(30),
-        /** Days the files of a run that never published (failed, killed, a backfill) are kept, for debugging. */
-        unpublishedRunRetentionDays: positiveInt.default(3),
+        /** What is deleted when (docs/operations.md, "Retention"; enforced by lib/retention/). */
+        retention: retentionSchema.prefault({}),
+        // Moved under storage.retention: named, so an old configuration says where the key went.
+        publishedRunRetentionDays: movedKey('storage.retention.publishedRunsDays'),
+        unpublishedRunRetentionDays: movedKey('storage.retention.unpublishedRunsDays'),
       })
       .prefault({}),
     athena: z
@@ -429,6 +476,16 @@ export const configSchema = z
         path: ['storage', 'rawGlacierAfterDays'],
         message: `expected more than storage.rawInfrequentAccessAfterDays (${config.storage.rawInfrequentAccessAfterDays})`,
         input: config.storage.rawGlacierAfterDays,
+      });
+    }
+    const { rawDays, publishedRunsDays } = config.storage.retention;
+    const rawNeeds = publishedRunsDays + RAW_MARGIN_DAYS;
+    if (rawDays !== null && rawDays <= rawNeeds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 'retention', 'rawDays'],
+        message: `expected more than storage.retention.publishedRunsDays + ${RAW_MARGIN_DAYS} (${rawNeeds}), or null: an incremental run reads raw from the date of the published run it builds on, so raw must outlive every published run kept plus ${RAW_MARGIN_DAYS} days to repair a stopped pipeline`,
+        input: rawDays,
       });
     }
     if (config.alerts.emailRecipients.length > 0 && config.alerts.senderEmail === undefined) {

@@ -12,6 +12,7 @@ import {
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { rawTables, stageRejects } from '../schema/tables.js';
 import type { Zone } from '../schema/types.js';
 
 export interface DataLakeStorageProps {
@@ -39,6 +40,21 @@ export interface DataLakeStorageProps {
    * @default 7
    */
   readonly replacedVersionExpirationDays?: number;
+  /**
+   * Days after which raw table objects (every raw table's prefix; not the history landing prefix, the
+   * extraction state or the DynamoDB exports) expire. Raw is written once, on the day it lands, so an
+   * object's age is its partition's. A rebuild from raw then only sees the last `rawExpirationDays`
+   * days, and an incremental run needs the raw landed since its snapshot base: see
+   * `storage.retention.rawDays` in lib/config/schema.ts for the rule the configuration enforces.
+   * @default never: raw is kept, and a rebuild from all of raw stays possible
+   */
+  readonly rawExpirationDays?: number;
+  /**
+   * Days after which the quarantined records of a run (`stage.rejects`, which hold personal data)
+   * expire. No later run reads an earlier run's rejects: each run restates them from its snapshots.
+   * @default never: rejects go with their run (see lib/retention/retention.ts)
+   */
+  readonly rejectsExpirationDays?: number;
   /**
    * Days after which Athena query results expire.
    * @default 30
@@ -81,6 +97,14 @@ export class DataLakeStorage extends Construct {
       throw new Error(
         `rawGlacierAfterDays (${rawGlacierDays}) must be greater than rawInfrequentAccessAfterDays (${rawIaDays})`,
       );
+    }
+    for (const [name, days] of [
+      ['rawExpirationDays', props.rawExpirationDays],
+      ['rejectsExpirationDays', props.rejectsExpirationDays],
+    ] as const) {
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
+        throw new Error(`${name} must be a whole number of days, at least 1, got ${days}`);
+      }
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
@@ -160,12 +184,34 @@ export class DataLakeStorage extends Construct {
           ],
         },
         { id: 'expire-old-versions', ...versionCleanup(noncurrentExpiration) },
+        // An expired object becomes a noncurrent version, which the rule above removes later (erasure
+        // deletes the versions it rewrites itself; see docs/operations.md, "Retention").
+        ...(props.rawExpirationDays === undefined
+          ? []
+          : rawTables.map(
+              (table): LifecycleRule => ({
+                id: `expire-raw-${table.location.replace(/\/$/, '').replaceAll('/', '-').replaceAll('_', '-')}`,
+                prefix: table.location,
+                expiration: Duration.days(props.rawExpirationDays ?? 0),
+              }),
+            )),
       ],
     });
     const rewriteZoneRules = [{ id: 'expire-replaced-partitions', ...versionCleanup(replacedExpiration) }];
     this.stageBucket = dataBucket('StageBucket', 'stage/', {
       versioned: true,
-      lifecycleRules: rewriteZoneRules,
+      lifecycleRules: [
+        ...rewriteZoneRules,
+        ...(props.rejectsExpirationDays === undefined
+          ? []
+          : [
+              {
+                id: 'expire-rejects',
+                prefix: stageRejects.location,
+                expiration: Duration.days(props.rejectsExpirationDays),
+              },
+            ]),
+      ],
     });
     this.analyticsBucket = dataBucket('AnalyticsBucket', 'analytics/', {
       versioned: true,

@@ -15,6 +15,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { Customer360Config } from '../config/schema.js';
 import { modelClvByTriple, modelParameters, modelRuns } from '../schema/marts/models.js';
+import { publishedRuns } from '../schema/marts/published-runs.js';
 import { ephemeralClosure, loadModels, type SqlModel, tableModelsInOrder } from '../sql/models.js';
 import type { DataCatalog } from './data-catalog.js';
 import type { DataLakeStorage } from './data-lake-storage.js';
@@ -63,6 +64,11 @@ export const SUMMARIES_STATE = 'Write segment summaries';
 /** The irreversible states, after publishing and only in runs that publish. */
 export const ALERTS_STATE = 'Raise alerts';
 export const DIGEST_STATE = 'Send digest';
+/** The last state of a run that publishes: deletes expired runs (lib/retention/retention.ts). */
+export const RETENTION_STATE = 'Apply retention';
+
+/** Every object of a run location, `<table>/run_date=D/run_id=R/...`, as an IAM resource pattern. */
+export const RUN_LOCATION_OBJECTS = '*/run_date=*/run_id=*/*';
 /** Tables written by a Lambda before publishing, published with the marts. */
 export const SUMMARY_OUTPUT_TABLES: readonly string[] = ['segment_summaries'];
 
@@ -171,6 +177,8 @@ export class Pipeline extends Construct {
   public readonly prepareQueryFunction: lambda.IFunction;
   public readonly runControlFunction: lambda.IFunction;
   public readonly fitModelsFunction: lambda.IFunction;
+  /** Deletes expired runs (lib/retention/retention.ts), in the `Apply retention` state. */
+  public readonly retentionFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -285,33 +293,41 @@ export class Pipeline extends Construct {
         resources: [storage.analyticsBucket.arnForObjects('_control/*')],
       }),
     );
-    for (const bucket of [storage.stageBucket, storage.analyticsBucket]) {
-      controlRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
-      );
-      // Expiring a run deletes its partitions in every table.
-      controlRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects('*')] }),
-      );
-    }
-    storage.key.grantEncryptDecrypt(controlRole);
-    controlRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
-    );
+    // It lists the run records; deleting runs is the retention function's, not this one's.
     controlRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['states:DescribeExecution'],
-        resources: [
-          stack.formatArn({
-            service: 'states',
-            resource: 'execution',
-            resourceName: `${stateMachineName}:*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
+        actions: ['s3:ListBucket'],
+        resources: [storage.analyticsBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['_control/*'] } },
       }),
     );
+    storage.key.grantEncryptDecrypt(controlRole);
+    const executionArns = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const grantSeeExecutions = (grantee: iam.Role) => {
+      grantee.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+      );
+      grantee.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionArns] }),
+      );
+    };
+    grantSeeExecutions(controlRole);
     this.runControlFunction = control;
+
+    const { fn: retentionFn, role: retentionRole } = pipelineFunction(
+      'Retention',
+      "Deletes expired runs' stage and analytics locations after a publish, never the published run or a snapshot base",
+      { BUCKETS: buckets, STATE_MACHINE_ARN: stateMachineArn },
+      false,
+    );
+    grantRetention(retentionRole, storage);
+    grantSeeExecutions(retentionRole);
+    this.retentionFunction = retentionFn;
 
     const { fn: fit, role: fitRole } = pipelineFunction(
       'FitModels',
@@ -724,7 +740,7 @@ export class Pipeline extends Construct {
     const complete = controlStep(
       'Complete publishing',
       { action: 'complete_publish', ...runKeys, 'executionId.$': '$$.Execution.Id' },
-      { resultSelector: { 'deletedRuns.$': '$.Payload.deletedRuns' }, resultPath: '$.completed' },
+      { resultSelector: { 'published.$': '$.Payload.published' }, resultPath: '$.completed' },
     );
     catchInto(complete, 'Complete publishing');
 
@@ -800,6 +816,44 @@ export class Pipeline extends Construct {
     };
     let notifications: sfn.Chain = sfn.Chain.start(afterPublish(ALERTS_STATE, alertFn));
     if (digestFn) notifications = notifications.next(afterPublish(DIGEST_STATE, digestFn));
+
+    // Last, after the alerts (which matter more): a failure is reported and never touches the published
+    // run; the next publish's pass deletes what this one did not.
+    const retentionFailure = new tasks.SnsPublish(this, 'Notify retention failure', {
+      topic,
+      subject: 'Customer 360 run published, but retention failed',
+      message: sfn.TaskInput.fromObject({
+        event: 'retention_failed',
+        'failedState.$': '$.failedState',
+        'runDate.$': '$.runDate',
+        'error.$': '$.error',
+        'execution.$': '$$.Execution.Id',
+        published: 'Yes: the run is published; only expired runs were not (all) deleted.',
+        retry:
+          'Fix the cause (the error names it); the next run that publishes deletes whatever is still expired.',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+    });
+    retentionFailure.next(
+      new sfn.Fail(this, 'Published, retention failed', {
+        error: 'RetentionFailed',
+        cause: 'The run is published; the notification names the error.',
+      }),
+    );
+    const applyRetention = new tasks.LambdaInvoke(this, RETENTION_STATE, {
+      lambdaFunction: retentionFn,
+      payload: sfn.TaskInput.fromObject(runKeys),
+      retryOnServiceExceptions: false,
+      resultSelector: {
+        'deletedRuns.$': '$.Payload.deletedRuns',
+        'deletedObjects.$': '$.Payload.deletedObjects',
+      },
+      resultPath: '$.retention',
+      taskTimeout: lambdaTaskTimeout,
+    });
+    applyRetention.addRetry(lambdaRetry);
+    catchInto(applyRetention, RETENTION_STATE, '$.runDate', retentionFailure);
     const publishChoice = new sfn.Choice(this, 'Publish?')
       .when(sfn.Condition.booleanEquals('$.publish', false), new sfn.Succeed(this, 'Rebuilt'))
       .otherwise(
@@ -808,6 +862,7 @@ export class Pipeline extends Construct {
           .next(record.chain)
           .next(complete)
           .next(notifications)
+          .next(applyRetention)
           .next(new sfn.Succeed(this, 'Published')),
       );
     let martChain: sfn.Chain = sfn.Chain.start(steps[0] ?? publishChoice);
@@ -878,9 +933,16 @@ export class Pipeline extends Construct {
     ]);
     acknowledgeGrantWildcards(controlRole, [
       ...KMS_GRANT_ACTIONS,
-      `Resource::<${logicalId(storage.stageBucket)}.Arn>/*`,
-      `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/*`,
       `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/_control/*`,
+      `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`,
+      'Resource::*',
+    ]);
+    acknowledgeGrantWildcards(retentionRole, [
+      ...[storage.stageBucket, storage.analyticsBucket].map(
+        (bucket) => `Resource::<${logicalId(bucket)}.Arn>/${RUN_LOCATION_OBJECTS}`,
+      ),
+      `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/_control/*`,
+      `Resource::<${logicalId(storage.analyticsBucket)}.Arn>/_control/runs/*`,
       `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`,
       'Resource::*',
     ]);
@@ -917,6 +979,7 @@ export class Pipeline extends Construct {
       ),
       `Resource::<${logicalId(prepare)}.Arn>:*`,
       `Resource::<${logicalId(control)}.Arn>:*`,
+      `Resource::<${logicalId(retentionFn)}.Arn>:*`,
       `Resource::<${logicalId(fit)}.Arn>:*`,
       `Resource::<${logicalId(summarize)}.Arn>:*`,
       `Resource::<${logicalId(alertFn)}.Arn>:*`,
@@ -949,7 +1012,15 @@ export class Pipeline extends Construct {
     }
 
     // cdk-nag Serverless findings on this construct's resources, acknowledged in one place.
-    for (const fn of [prepare, control, fit, summarize, alertFn, ...(digestFn ? [digestFn] : [])]) {
+    for (const fn of [
+      prepare,
+      control,
+      retentionFn,
+      fit,
+      summarize,
+      alertFn,
+      ...(digestFn ? [digestFn] : []),
+    ]) {
       Validations.of(fn).acknowledge({
         id: 'Serverless-LambdaDLQ',
         reason:
@@ -957,6 +1028,46 @@ export class Pipeline extends Construct {
       });
     }
   }
+}
+
+/**
+ * What retention may touch: list the stage and analytics buckets, delete objects of run locations
+ * there (never `published_runs`, the publish history, which shares the layout), read the run-control
+ * objects and delete run records. Nothing in the raw bucket: raw expires by lifecycle rules.
+ */
+function grantRetention(role: iam.Role, storage: DataLakeStorage): void {
+  for (const bucket of [storage.stageBucket, storage.analyticsBucket]) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:DeleteObject'],
+        resources: [bucket.arnForObjects(RUN_LOCATION_OBJECTS)],
+      }),
+    );
+  }
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      effect: iam.Effect.DENY,
+      actions: ['s3:DeleteObject'],
+      resources: [storage.analyticsBucket.arnForObjects(`${publishedRuns.location}*`)],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [storage.analyticsBucket.arnForObjects('_control/*')],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['s3:DeleteObject'],
+      resources: [storage.analyticsBucket.arnForObjects('_control/runs/*')],
+    }),
+  );
+  // Reading the run-control objects, which the lake key encrypts.
+  storage.key.grantDecrypt(role);
 }
 
 const S3_GRANT_ACTIONS = ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*'].map(
@@ -978,12 +1089,20 @@ const GRANT_REASONS: readonly [RegExp, string][] = [
     'Objects of one lake bucket: partitions are written and replaced under run-date prefixes that are only known at run time.',
   ],
   [
-    /^Resource::<.*(PrepareQuery|RunControl|FitModels|WriteSummaries|RaiseAlerts|SendDigest).*\.Arn>:\*$/,
+    /^Resource::<.*(PrepareQuery|RunControl|Retention|FitModels|WriteSummaries|RaiseAlerts|SendDigest).*\.Arn>:\*$/,
     'Invocation of the versions of one pipeline function.',
   ],
   [
     /^Resource::<.*Bucket.*\.Arn>\/_control\/\*$/,
     'The run-control objects (published run, run records) under the _control/ prefix of the analytics bucket.',
+  ],
+  [
+    /^Resource::<.*Bucket.*\.Arn>\/_control\/runs\/\*$/,
+    'The run records under _control/runs/: retention deletes the record of each run it expires.',
+  ],
+  [
+    /^Resource::<.*(Stage|Analytics)Bucket.*\.Arn>\/\*\/run_date=\*\/run_id=\*\/\*$/,
+    'Objects of run locations (<table>/run_date=D/run_id=R/) in one lake bucket: retention deletes expired runs, whose dates and ids are known only at run time; published_runs is denied explicitly.',
   ],
   [
     /^Resource::<.*AnalyticsBucket.*\.Arn>\/(model_[a-z_]+|segment_figures|segment_summaries|alert_candidates|data_quality)\/\*$/,

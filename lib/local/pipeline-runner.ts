@@ -16,6 +16,7 @@ import { fitModels, fitModelsInputSchema, type ModelRunSummary } from '../models
 import { raiseRunAlerts, runKeysSchema, sendRunDigest, writeSegmentSummaries } from '../notify/steps.js';
 import { prepareQuery, prepareQueryInputSchema } from '../pipeline/queries.js';
 import { runControl, runControlInputSchema } from '../pipeline/run-control.js';
+import { applyRetention, retentionInputSchema } from '../retention/retention.js';
 import {
   rawDynamodbInteractions,
   rawHistoryOrders,
@@ -39,6 +40,7 @@ import {
   outboxSes,
   outboxSns,
 } from './notifications.js';
+import { expireLikeLifecycle, folderRetentionLake } from './retention.js';
 import { registerTable } from './sql-runner.js';
 import { writeFileAtomically } from './state.js';
 
@@ -264,13 +266,15 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   const main = await connectLocal(instance);
   const connection = () => taskConnection.getStore() ?? main;
   const athena = new LocalAthena(connection, lakeRoot);
+  // A run given a start time (a test, a simulated day) sees its clock start there, as the run records'
+  // times and retention's ages must agree with the day simulated.
+  const clockOffset = options.startTime ? options.startTime.getTime() - Date.now() : 0;
+  const now = () => new Date(Date.now() + clockOffset);
   const control = {
     config,
     control: folderControlStore(join(lakeRoot, LOCAL_NAMES.analytics)),
     executions: new LocalExecutions(),
-    lake,
-    buckets: LOCAL_NAMES,
-    runTables: stageAndAnalyticsRunTables,
+    now,
   };
 
   // What each running task is doing, so a timeout can say more than "States.Timeout".
@@ -379,13 +383,6 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     );
     const result = await runControl(payload, control);
     if (payload.action === 'begin') runId = (result as { runId: string }).runId;
-    if (
-      payload.action === 'complete_publish' &&
-      (result as { deletedRuns: string[] }).deletedRuns.length > 0
-    ) {
-      // Expired runs' files are gone: the local catalog must stop listing them.
-      for (const table of stageAndAnalyticsRunTables) await registerTable(connection(), lakeRoot, table);
-    }
     const wrapped = 'Payload' in (input as object) || 'FunctionName' in (input as object);
     return wrapped ? ({ Payload: result, StatusCode: 200 } as unknown as Json) : (result as unknown as Json);
   };
@@ -489,6 +486,29 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     return wrapPayload(input, result);
   };
 
+  const retain = async (input: Json): Promise<Json> => {
+    const run = retentionInputSchema.parse(payloadOf(input));
+    const result = await applyRetention(run, {
+      retention: config.storage.retention,
+      control: control.control,
+      executions: control.executions,
+      lake: folderRetentionLake(lakeRoot),
+      buckets: LOCAL_NAMES,
+      runTables: stageAndAnalyticsRunTables,
+      now,
+    });
+    // What S3 lifecycle rules do in the cloud (raw and rejects by age), done here on the folder.
+    const expired = expireLikeLifecycle(lakeRoot, config.storage.retention, now());
+    // Deleted files must leave the local catalog, which lists files explicitly.
+    const touched = result.deletedRuns.length > 0 ? stageAndAnalyticsRunTables : expired.tables;
+    for (const table of new Set([...touched, ...expired.tables]))
+      await registerTable(connection(), lakeRoot, table);
+    options.onEvent?.(
+      `  🗑 retention: ${result.deletedRuns.length} expired run(s) deleted${result.deletedRuns.length > 0 ? ` (${result.deletedRuns.join(', ')})` : ''}; ${expired.raw} raw and ${expired.rejects} rejects file(s) past their days`,
+    );
+    return wrapPayload(input, { ...result, lifecycle: { raw: expired.raw, rejects: expired.rejects } });
+  };
+
   const notify = async (input: Json): Promise<Json> => {
     mkdirSync(join(options.outboxFile, '..'), { recursive: true });
     const message = input as { TopicArn?: string; Subject?: string; Message?: Json };
@@ -504,6 +524,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     if (handlers[name]) return;
     if (functionName?.includes('RunControl')) task(name, 'run control', runControlTask);
     else if (functionName?.includes('PrepareQuery')) task(name, 'preparing a SQL step', prepare);
+    else if (functionName?.includes('Retention')) task(name, 'deleting expired runs', retain);
     else if (functionName?.includes('FitModels')) task(name, 'fitting the models', fit);
     else if (functionName?.includes('WriteSummaries')) task(name, 'writing the segment summaries', summarize);
     else if (functionName?.includes('RaiseAlerts')) task(name, 'raising alerts', alert);

@@ -1,15 +1,13 @@
 import { z } from 'zod';
 import type { Customer360Config } from '../config/schema.js';
-import type { TableSchema, Zone } from '../schema/types.js';
-import { type LakeStore, runLocation } from './queries.js';
 
 /**
  * Run control: what makes a run write-audit-publish. Every execution writes under its own run id
  * (`run_date=D/run_id=R/`), so nothing it writes is visible until publishing; this module decides, at
  * the start, which date and run id an execution has and refuses a second execution of a date that is
  * already running; at the end it serializes publishing (one publisher at a time per deployment, never
- * an older date over a newer one unless forced), records what is published, and removes runs whose
- * retention has passed. Its state is a few small JSON objects under `_control/` in the analytics bucket
+ * an older date over a newer one unless forced) and records what is published; the records tell
+ * retention (lib/retention/) which runs it may delete. Its state is a few small JSON objects under `_control/` in the analytics bucket
  * (a folder locally), written with compare-and-swap so two publishers cannot both win.
  */
 
@@ -110,12 +108,6 @@ export interface RunControlDeps {
   readonly config: Customer360Config;
   readonly control: ControlStore;
   readonly executions: Executions;
-  /** Deletes expired runs' partitions. */
-  readonly lake: LakeStore;
-  /** Bucket per zone. */
-  readonly buckets: Readonly<Record<Zone, string>>;
-  /** The stage and analytics tables a run writes (one partition each per run). */
-  readonly runTables: readonly TableSchema[];
   readonly now?: () => Date;
   /** Called once a run is published (the cloud emits the metric the no-publish alarm watches). */
   readonly onPublished?: (run: PublishedRun) => void | Promise<void>;
@@ -133,14 +125,15 @@ export class RunControlError extends Error {
 }
 
 export const PUBLISHED_KEY = '_control/published.json';
-const RUNS_PREFIX = '_control/runs/';
+/** One run record per run: `_control/runs/<run id>.json`. */
+export const RUNS_PREFIX = '_control/runs/';
 
-interface PointerState {
+export interface PointerState {
   readonly current?: PublishedRun;
   readonly publishing?: { runDate: string; runId: string; executionId: string; startedAt: string };
 }
 
-interface RunRecord {
+export interface RunRecord {
   readonly runDate: string;
   readonly runId: string;
   readonly executionId: string;
@@ -152,6 +145,8 @@ interface RunRecord {
    * before snapshots existed lack it and are never a base.
    */
   readonly writesSnapshots?: boolean;
+  /** The snapshot the run stages from: retention keeps it while the run is running. */
+  readonly snapshot?: SnapshotBase;
 }
 
 /** The calendar date of an instant in a time zone (the schedule's), as YYYY-MM-DD. */
@@ -212,9 +207,7 @@ export interface BeganRun {
 export async function runControl(
   input: RunControlInput,
   deps: RunControlDeps,
-): Promise<
-  BeganRun | { previous: PublishedRun | null } | { published: PublishedRun; deletedRuns: string[] }
-> {
+): Promise<BeganRun | { previous: PublishedRun | null } | { published: PublishedRun }> {
   switch (input.action) {
     case 'begin':
       return beginRun(input, deps);
@@ -280,6 +273,7 @@ export async function beginRun(
     startedAt: (deps.now?.() ?? new Date()).toISOString(),
     mode,
     writesSnapshots: true,
+    snapshot,
   };
   await deps.control.write(`${RUNS_PREFIX}${runId}.json`, JSON.stringify(record), undefined);
   return {
@@ -370,11 +364,14 @@ export async function claimPublish(
   return { previous: current ?? null };
 }
 
-/** Records the run as the published one, releases the slot, and deletes runs past their retention. */
+/**
+ * Records the run as the published one and releases the slot. Expired runs are deleted later, by the
+ * `Apply retention` step (lib/retention/), so a failure there can never fail a publish.
+ */
 export async function completePublish(
   input: Extract<RunControlInput, { action: 'complete_publish' }>,
   deps: RunControlDeps,
-): Promise<{ published: PublishedRun; deletedRuns: string[] }> {
+): Promise<{ published: PublishedRun }> {
   const { state, etag } = await readPointer(deps);
   if (state.publishing?.executionId !== input.executionId) {
     throw new RunControlError(
@@ -403,39 +400,7 @@ export async function completePublish(
     await deps.control.write(recordKey, JSON.stringify(updated), record.etag);
   }
   await deps.onPublished?.(published);
-  const deletedRuns = await deleteExpiredRuns(published, deps, now);
-  return { published, deletedRuns };
-}
-
-/**
- * S3 lifecycle rules cannot tell a published run from an unpublished one (no "not" filters, and
- * Athena's UNLOAD cannot tag what it writes), so expiry is done here, from the run records: a run that
- * never published goes after `unpublishedRunRetentionDays`, a published one after
- * `publishedRunRetentionDays`, and the run readers see now never.
- */
-export async function deleteExpiredRuns(
-  current: PublishedRun,
-  deps: RunControlDeps,
-  now: Date,
-): Promise<string[]> {
-  const { publishedRunRetentionDays, unpublishedRunRetentionDays } = deps.config.storage;
-  const deleted: string[] = [];
-  for (const key of await deps.control.list(RUNS_PREFIX)) {
-    const found = await deps.control.read(key);
-    if (!found) continue;
-    const run = JSON.parse(found.body) as RunRecord;
-    if (run.runId === current.runId) continue;
-    const days = (now.getTime() - new Date(run.startedAt).getTime()) / 86_400_000;
-    const keep = run.publishedAt ? publishedRunRetentionDays : unpublishedRunRetentionDays;
-    if (days <= keep) continue;
-    if (!run.publishedAt && (await deps.executions.isRunning(run.executionId))) continue;
-    for (const table of deps.runTables) {
-      await deps.lake.deletePrefix(deps.buckets[table.zone], runLocation(table, run.runDate, run.runId));
-    }
-    await deps.control.delete(key);
-    deleted.push(run.runId);
-  }
-  return deleted;
+  return { published };
 }
 
 /** The run readers see now, if any. */

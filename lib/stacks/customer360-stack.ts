@@ -34,6 +34,8 @@ export class Customer360Stack extends Stack {
       noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
       athenaResultsExpirationDays: config.storage.athenaResultsExpirationDays,
       accessLogsExpirationDays: config.storage.accessLogsExpirationDays,
+      rawExpirationDays: config.storage.retention.rawDays ?? undefined,
+      rejectsExpirationDays: config.storage.retention.rejectsDays ?? undefined,
       removalPolicy,
     });
 
