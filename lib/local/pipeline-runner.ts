@@ -309,10 +309,14 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       lakeRoot,
       ingestDate: ingestDate(input),
       tables: config.sources.mysql.tables,
+      keyScanEveryDays: config.sources.mysql.deleteDetection.everyDays,
     });
     for (const table of rawTables)
       if (table.name.startsWith('mysql_')) await registerTable(connection(), lakeRoot, table);
-    for (const r of results) rows[`raw.mysql_${r.table} (new)`] = r.rows;
+    for (const r of results) {
+      rows[`raw.mysql_${r.table} (new)`] = r.rows;
+      if (r.keys !== undefined) rows[`raw.mysql_keys (${r.table})`] = r.keys;
+    }
     return { JobRunState: 'SUCCEEDED' };
   });
   task(
