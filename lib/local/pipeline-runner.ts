@@ -336,6 +336,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       });
       await registerTable(connection(), lakeRoot, rawDynamodbInteractions);
       rows['raw.dynamodb_interactions (new)'] = result.rows;
+      if (result.removed > 0) rows['raw.dynamodb_interactions (removed)'] = result.removed;
       return { JobRunState: 'SUCCEEDED' };
     },
   );
