@@ -300,3 +300,18 @@ describe('source deletes in the stage snapshots', () => {
     ]);
   });
 });
+
+describe('sources.mysql.deleteDetection', () => {
+  it('defaults to a daily scan and a 5 % limit, and names a bad value', () => {
+    expect(parseConfig({}).sources.mysql.deleteDetection).toEqual({ everyDays: 1, maxDeletedShare: 0.05 });
+    const bad = (deleteDetection: Record<string, unknown>) => () =>
+      parseConfig({ sources: { mysql: { deleteDetection } } } as Customer360ConfigInput);
+    expect(bad({ everyDays: 1.5 })).toThrow('sources.mysql.deleteDetection.everyDays: got 1.5; expected int');
+    expect(bad({ everyDays: -1 })).toThrow('sources.mysql.deleteDetection.everyDays: got -1');
+    expect(bad({ maxDeletedShare: 2 })).toThrow('sources.mysql.deleteDetection.maxDeletedShare: got 2');
+    expect(
+      parseConfig({ sources: { mysql: { deleteDetection: { everyDays: 0 } } } }).sources.mysql.deleteDetection
+        .everyDays,
+    ).toBe(0);
+  });
+});
