@@ -20,8 +20,10 @@ attempt, the number of earlier failed exports of that window that the state reco
 a token it saw in the last 8 hours with that export: a rerun after a job died mid-request gets the
 running export back, and a rerun after a failed export gets a new export, not the failed one again.
 
-Items deleted within an incremental window appear in the export without a new image; raw keeps the
-events it has seen, so deletions are not carried over.
+Items deleted within an incremental window appear in the export with their `Keys` and without a new
+image; they land as rows with only the keys set, `item_json` holding the keys, and `is_deleted` true,
+and stage drops an item whose latest write is such a removal. A full export lists only live items and
+carries no removals (see docs/sources.md for what that means after a gap longer than the PITR window).
 
 Arguments: --raw_bucket, --table_name, --kms_key_arn.
 """
@@ -76,6 +78,7 @@ RAW_COLUMNS = (
     ("cost", "string"),
     ("item_json", "string"),
     ("ingested_at", "timestamp"),
+    ("is_deleted", "boolean"),
 )
 
 MIN_INCREMENTAL_WINDOW = timedelta(minutes=15)
@@ -129,8 +132,22 @@ def flatten_item(item, ingested_at=None):
             row[name] = _compact_json(item)
         elif name == "ingested_at":
             row[name] = ingested_at
+        elif name == "is_deleted":
+            row[name] = False
         else:
             row[name] = attribute_value(item.get(name), glue_type)
+    return row
+
+
+def removed_item_row(keys, ingested_at=None):
+    """The raw row of an item deleted in an incremental export's window: only its keys (the record's
+    `Keys`) set, `item_json` holding them, `is_deleted` true. The same rule as `removedItemRow` in
+    lib/local/extract-dynamodb.ts."""
+    row = {name: None for name, _ in RAW_COLUMNS}
+    for name, glue_type in RAW_COLUMNS:
+        if name in keys and name not in ("item_json", "ingested_at", "is_deleted"):
+            row[name] = attribute_value(keys[name], glue_type)
+    row.update(item_json=_compact_json(keys), ingested_at=ingested_at, is_deleted=True)
     return row
 
 
@@ -149,11 +166,18 @@ def item_from_export_line(line):
 
 
 def export_row(line, ingested_at):
-    """The raw row (a tuple in column order) for an export line, or None."""
+    """The raw row (a tuple in column order) for an export line, or None for a blank line: the item,
+    or for an incremental record without `NewImage` (a deletion) the removal row of its `Keys`."""
     item = item_from_export_line(line)
-    if item is None:
+    if item is not None:
+        row = flatten_item(item, ingested_at)
+    elif line.strip():
+        keys = json.loads(line).get("Keys")
+        if not keys:
+            raise ValueError("export record has neither Item, NewImage nor Keys")
+        row = removed_item_row(keys, ingested_at)
+    else:
         return None
-    row = flatten_item(item, ingested_at)
     return tuple(row[name] for name, _ in RAW_COLUMNS)
 
 

@@ -19,10 +19,17 @@ started to publish is undone by c360_glue.recover, so no row lands twice.
 Glue job bookmarks are disabled for this job: a bookmark tracks what a previous run read, not what
 it wrote, is opaque, and cannot express the composite (`updated_at`, key) ordering or the safety lag.
 
+Hard deletes leave no row to read. Every `--key_scan_every_days` days (default 1; 0 never) the job
+also lands every current primary key of each table in `s3://<raw bucket>/mysql/keys/ingest_date=.../`
+(the raw table `mysql_keys`), stamped with the time the scan started, after the table's rows have been
+read; stage drops a key that the latest scan lacks when its latest version was read before that scan
+(lib/local/extract-mysql.ts, scanKeys, gives the argument). A scan is published like a chunk, with its
+own state object `_state/mysql/<table>.keys.json`.
+
 Arguments: --raw_bucket, --connection_name, --secret_id (read when the connection does not resolve
 the credentials), --mysql_database, --mysql_tables (comma separated), --safety_lag_seconds,
 --require_tls (true/false); optional --chunk_rows and --read_partitions (parallel JDBC reads per
-chunk; default: Spark's default parallelism, one per executor core).
+chunk; default: Spark's default parallelism, one per executor core) and --key_scan_every_days.
 """
 
 import json
@@ -122,6 +129,17 @@ RAW_TABLES = {
         ),
     },
 }
+
+# The raw table `mysql_keys`: one column per key column of any table, null where a table has none.
+KEYS_LOCATION = "mysql/keys/"
+KEY_COLUMNS = (
+    ("source_table", "string"),
+    ("customer_id", "bigint"),
+    ("product_id", "bigint"),
+    ("order_id", "bigint"),
+    ("line_number", "int"),
+    ("ingested_at", "timestamp"),
+)
 
 _MYSQL_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 
@@ -334,6 +352,65 @@ def extract_in_chunks(table, state, bound, chunk_rows, query_one, land_chunk):
             return total
 
 
+def key_scan_due(state, ingest_date, every_days):
+    """Whether a table's key scan is due on `ingest_date`: never when `every_days` is 0, always when
+    the table was never scanned, else when its last scan's ingest date is `every_days` days back or more."""
+    if isinstance(every_days, bool) or not isinstance(every_days, int) or every_days < 0:
+        raise ValueError(f"key scan interval must be a whole number of days >= 0, got {every_days!r}")
+    if every_days == 0:
+        return False
+    last = (state or {}).get("last_scan_date")
+    if last is None:
+        return True
+    days = (datetime.strptime(ingest_date, "%Y-%m-%d") - datetime.strptime(last, "%Y-%m-%d")).days
+    return days >= every_days
+
+
+def key_scan_query(table):
+    """Every primary key of a table; no ORDER BY, so MySQL reads its smallest index (each holds the key)."""
+    if table not in PRIMARY_KEYS:
+        raise ValueError(f"unknown MySQL table {table!r}; expected one of {', '.join(PRIMARY_KEYS)}")
+    columns = ", ".join(f"t.{quote_ident(column)}" for column in PRIMARY_KEYS[table])
+    return f"SELECT {columns} FROM {quote_ident(table)} AS t"
+
+
+def key_scan_stats_query(table):
+    """Row count and range of the first key column, to split the key scan's read like a chunk's."""
+    split = quote_ident(PRIMARY_KEYS[table][0])
+    return f"SELECT COUNT(*) AS row_count, MIN(t.{split}) AS low, MAX(t.{split}) AS high FROM {quote_ident(table)} AS t"
+
+
+def key_scan_select_exprs(table, scanned_at_text):
+    """Spark SQL expressions giving a key scan's rows the columns of `mysql_keys`: the table's name,
+    its key columns, null for the others, and the scan's start as `ingested_at`."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}", scanned_at_text):
+        raise ValueError(f"expected the scan time as 'YYYY-MM-DD HH:MM:SS.ffffff', got {scanned_at_text!r}")
+    exprs = []
+    for name, glue_type in KEY_COLUMNS:
+        if name == "source_table":
+            value = f"'{table}'"
+        elif name == "ingested_at":
+            value = f"'{scanned_at_text}'"
+        elif name in PRIMARY_KEYS[table]:
+            value = f"`{name}`"
+        else:
+            value = "NULL"
+        exprs.append(f"CAST({value} AS {glue_type}) AS `{name}`")
+    return exprs
+
+
+def optional_count_arg(argv, name, default):
+    """A whole-number job argument `--<name> N` (0 allowed) that may be absent, else `default`."""
+    flag = f"--{name}"
+    for index, value in enumerate(argv):
+        if value == flag and index + 1 < len(argv):
+            text = argv[index + 1]
+            if not re.fullmatch(r"0|[1-9][0-9]*", text):
+                raise ValueError(f"{flag} must be a whole number >= 0, got {text!r}")
+            return int(text)
+    return default
+
+
 def jdbc_url(conf, database, require_tls):
     """The JDBC URL for Spark from `GlueContext.extract_jdbc_conf` (whose `url` lacks the database)."""
     url = conf.get("fullUrl") or f"{conf['url'].rstrip('/')}/{database}"
@@ -458,6 +535,32 @@ def extract_table(spark, store, bucket, url, credentials, table, lag_seconds, st
     return total
 
 
+def scan_keys(spark, store, bucket, url, credentials, table, started, partitions):
+    """Lands every primary key of a table in `mysql_keys`; called after the table's rows were read.
+    Returns the number of keys published."""
+    key = state_key(SOURCE, f"{table}.keys")
+    state = recover(store, key, store.read_json(key), SOURCE, f"{table}.keys")
+    ingest_date = ingest_date_for(sys.argv, started)
+    # Taken now, after the row read: every row this run read carries the earlier `started`. Spark reads
+    # the keys in slices of the first key column, each its own consistent read begun after this stamp;
+    # every key falls in exactly one slice, so a key missing from its slice was gone when that slice
+    # was read, which is all the rule in stage needs.
+    scanned_at = utc_now()
+    stats = _query_one(spark, url, credentials, key_scan_stats_query(table))
+    reader = _jdbc_reader(spark, url, credentials).option("dbtable", f"({key_scan_query(table)}) AS c360_keys")
+    for name, value in read_partitions(table, stats, partitions).items():
+        reader = reader.option(name, value)
+    rows = reader.load().selectExpr(*key_scan_select_exprs(table, timestamp_text(scanned_at)))
+    run_id = new_run_id(scanned_at)
+    staging = staging_prefix(SOURCE, f"{table}.keys", run_id)
+    rows.write.mode("overwrite").parquet(s3_url(bucket, staging))
+    keys = int(stats["row_count"])
+    committed = {"last_scan_date": ingest_date, "scanned_at": timestamp_text(scanned_at), "keys": keys}
+    published = publish(store, key, state, staging, partition_prefix(KEYS_LOCATION, ingest_date), run_id, committed)
+    print(f"mysql.{table}: {keys} keys scanned for deletions in {len(published)} files")
+    return keys
+
+
 def main():
     from awsglue.context import GlueContext
     from awsglue.utils import getResolvedOptions
@@ -490,10 +593,15 @@ def main():
     store = S3Store(args["raw_bucket"])
     lag = float(args["safety_lag_seconds"])
     total = 0
+    every_days = optional_count_arg(sys.argv, "key_scan_every_days", 1)
+    ingest_date = ingest_date_for(sys.argv, started)
     for table in parse_tables(args["mysql_tables"]):
         total += extract_table(
             spark, store, args["raw_bucket"], url, credentials, table, lag, started, chunk_rows, partitions
         )
+        # After the table's rows, never before: see the module docstring.
+        if key_scan_due(store.read_json(state_key(SOURCE, f"{table}.keys")), ingest_date, every_days):
+            scan_keys(spark, store, args["raw_bucket"], url, credentials, table, started, partitions)
     print(f"mysql: {total} rows extracted")
 
 

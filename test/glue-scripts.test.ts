@@ -7,6 +7,7 @@ import {
   rawDynamodbInteractions,
   rawHistoryOrders,
   rawMysqlCustomers,
+  rawMysqlKeys,
   rawMysqlOrderItems,
   rawMysqlOrders,
   rawMysqlProducts,
@@ -82,6 +83,7 @@ describe('Glue job scripts and the schema', () => {
       'import extract_dynamodb, extract_mysql, land_history',
       'print(json.dumps({',
       '  "mysql": extract_mysql.RAW_TABLES, "mysql_keys": extract_mysql.PRIMARY_KEYS,',
+      '  "mysql_key_scan": {"location": extract_mysql.KEYS_LOCATION, "columns": extract_mysql.KEY_COLUMNS},',
       '  "dynamodb": {"location": extract_dynamodb.RAW_LOCATION, "columns": extract_dynamodb.RAW_COLUMNS},',
       '  "history": {"location": land_history.RAW_LOCATION, "columns": land_history.RAW_COLUMNS},',
       '}))',
@@ -98,13 +100,14 @@ describe('Glue job scripts and the schema', () => {
   });
 
   it('write the columns of the raw tables, in order, to their locations', () => {
-    const { mysql, dynamodb, history } = scripts();
+    const { mysql, mysql_key_scan: keyScan, dynamodb, history } = scripts();
     expect(mysql).toEqual({
       customers: declared(rawMysqlCustomers),
       products: declared(rawMysqlProducts),
       orders: declared(rawMysqlOrders),
       order_items: declared(rawMysqlOrderItems),
     });
+    expect(keyScan).toEqual(declared(rawMysqlKeys));
     expect(dynamodb).toEqual(declared(rawDynamodbInteractions));
     expect(history).toEqual(declared(rawHistoryOrders));
   });

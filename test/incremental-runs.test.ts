@@ -1,8 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
 import { applyChanges, generateDataset } from '../lib/generate/index.js';
@@ -42,6 +48,8 @@ describe('incremental runs', () => {
   let options: LocalRunOptions;
   let day1: LocalRunSummary;
   let day2: LocalRunSummary;
+  let deletedOrders: number[] = [];
+  let deletedLines = 0;
 
   /** Rows of a run's partition without its run id, in a canonical order. */
   const rowsOf = async (run: LocalRunSummary, table: { zone: string; name: string }) => {
@@ -99,6 +107,39 @@ describe('incremental runs', () => {
       { mysql: mariadb.connection, dynamodb: { client, tableName } },
       { seed: 'day 2', updatedAt: `${DAY_2}T10:00:00Z`, ordersUpdated: 20, customersUpdated: 10 },
     );
+    // And deletes at the source (docs/sources.md, hard deletes): two orders untouched since day 1
+    // with their lines, two more lines, and three DynamoDB items. Day 2's key scan and its listing of
+    // the DynamoDB table see them; the rebuild must drop the same rows.
+    const db = await mysql.createConnection(mariadb.connection);
+    const [orderRows] = await db.query(
+      `SELECT order_id FROM orders WHERE updated_at < '${DAY_1} 23:00:00' ORDER BY order_id LIMIT 2`,
+    );
+    deletedOrders = (orderRows as { order_id: number }[]).map((r) => Number(r.order_id));
+    // source_deletes counts what day 1's snapshot held: rows last changed before its extraction
+    const [lineRows] = await db.query(
+      `SELECT count(*) AS n FROM order_items WHERE order_id IN (?) AND updated_at < '${DAY_1} 23:00:00'`,
+      [deletedOrders],
+    );
+    deletedLines = Number((lineRows as { n: number }[])[0]?.n) + 2;
+    await db.query('DELETE FROM order_items WHERE order_id IN (?)', [deletedOrders]);
+    await db.query(
+      `DELETE FROM order_items WHERE order_id NOT IN (?) AND line_number > 1
+       AND updated_at < '${DAY_1} 23:00:00' ORDER BY order_id LIMIT 2`,
+      [deletedOrders],
+    );
+    await db.query('DELETE FROM orders WHERE order_id IN (?)', [deletedOrders]);
+    await db.end();
+    const page = await client.send(new ScanCommand({ TableName: tableName, Limit: 3 }));
+    for (const item of page.Items ?? [])
+      await client.send(
+        new DeleteItemCommand({
+          TableName: tableName,
+          Key: {
+            customer_key: item.customer_key as AttributeValue,
+            event_key: item.event_key as AttributeValue,
+          },
+        }),
+      );
     day2 = await runPipelineLocally({
       ...options,
       startTime: new Date(`${DAY_2}T05:00:00Z`),
@@ -141,13 +182,39 @@ describe('incremental runs', () => {
     let compared = 0;
     // All but the tables that compare with the run built on: a rebuild builds on nothing, so it
     // reports no change since a previous run (docs/summaries.md).
-    const sinceBase = ['segment_figures', 'segment_summaries'];
+    // The same holds for the deletions since the base (stage.source_deletes, and the data_quality
+    // checks that count them): a rebuild has no base, so it lists and counts none (docs/sources.md).
+    const sinceBase = ['segment_figures', 'segment_summaries', 'source_deletes'];
+    const sinceBaseChecks = new Set(['source_deletes', 'deleted_share']);
+    const comparable = (rows: Record<string, unknown>[]) =>
+      rows.filter((row) => !sinceBaseChecks.has(String(row.check_name)));
     for (const table of stageAndAnalyticsRunTables.filter((t) => !sinceBase.includes(t.name))) {
-      const [incremental, rebuilt] = [await rowsOf(day2, table), await rowsOf(rebuild, table)];
+      const forComparison = (rows: Record<string, unknown>[]) =>
+        table.name === 'data_quality' ? comparable(rows) : rows;
+      const incremental = forComparison(await rowsOf(day2, table));
+      const rebuilt = forComparison(await rowsOf(rebuild, table));
       expect(incremental, `${table.zone}.${table.name}`).toEqual(rebuilt);
       compared += incremental.length;
     }
     expect(compared).toBeGreaterThan(10_000);
+  });
+
+  it('drops the rows deleted at the source, in the incremental run as in the rebuild', async () => {
+    expect(deletedOrders).toHaveLength(2);
+    const left = await engine.runAndReadAll(
+      `SELECT count(*) AS n FROM stage.snapshot_mysql_orders
+       WHERE run_date = DATE '${DAY_2}' AND run_id = '${day2.runId}' AND order_id IN (${deletedOrders.join(', ')})`,
+    );
+    expect(Number(left.getRowObjectsJson()[0]?.n)).toBe(0);
+    // 2 orders, their lines plus 2 more, 3 items: each was in day 1's snapshot or landed late on day 1
+    const counts = await engine.runAndReadAll(
+      `SELECT source_table, count(*) AS n FROM stage.source_deletes
+       WHERE run_date = DATE '${DAY_2}' AND run_id = '${day2.runId}' GROUP BY ALL ORDER BY ALL`,
+    );
+    const bySource = Object.fromEntries(counts.getRowObjectsJson().map((r) => [r.source_table, Number(r.n)]));
+    expect(bySource['mysql.orders']).toBe(2);
+    expect(bySource['dynamodb.interactions']).toBe(3);
+    expect(bySource['mysql.order_items']).toBe(deletedLines);
   });
 
   it('sees the rows landed late on the snapshot date and the day-2 changes', async () => {
@@ -156,7 +223,8 @@ describe('incremental runs', () => {
       await engine.runAndReadAll(
         `WITH latest AS (
            SELECT order_id, max(try_cast(updated_at AS TIMESTAMP)) AS updated_at
-           FROM raw.mysql_orders WHERE ingest_date <= DATE '${DAY_2}' GROUP BY order_id
+           FROM raw.mysql_orders WHERE ingest_date <= DATE '${DAY_2}' AND order_id NOT IN (${deletedOrders.join(', ')})
+           GROUP BY order_id
          )
          SELECT
            (SELECT count(*) FROM latest) AS orders,

@@ -199,6 +199,7 @@ describe('Ingestion in the default Customer 360 stack', () => {
         '--connection_name': { Ref: connection },
         '--secret_id': 'customer360/mysql',
         '--chunk_rows': '1000000',
+        '--key_scan_every_days': '1',
         '--mysql_database': 'retail',
         '--mysql_tables': 'customers,products,orders,order_items',
         '--safety_lag_seconds': '5',
@@ -328,9 +329,12 @@ describe('Ingestion in the default Customer 360 stack', () => {
     const writes = (role: RegExp) =>
       resourcesOf(statementWith(statementsOf(template, role), 's3:PutObject')).join(' ');
     const mysql = resourcesOf(statementWith(statementsOf(template, MYSQL_ROLE), 's3:PutObject'));
-    expect(mysql).toHaveLength(8);
+    // each table's raw prefix and staging, the key scans' raw prefix and each table's key staging
+    expect(mysql).toHaveLength(13);
     for (const resource of mysql)
-      expect(resource).toMatch(/"\/(_tmp\/)?mysql\/(customers|products|orders|order_items)\/\*"/);
+      expect(resource).toMatch(
+        /"\/((_tmp\/)?mysql\/(customers|products|orders|order_items)\/\*|mysql\/keys\/\*|_tmp\/mysql\/(customers|products|orders|order_items)\.keys\/\*)"/,
+      );
     expect(writes(DYNAMODB_ROLE)).toContain('/dynamodb/interactions/*');
     expect(writes(DYNAMODB_ROLE)).toContain('/_exports/dynamodb/customer-interactions/*');
     expect(writes(DYNAMODB_ROLE)).not.toContain('mysql');
@@ -345,9 +349,13 @@ describe('Ingestion in the default Customer 360 stack', () => {
           .sort(),
     ).toEqual([
       '/_state/mysql/customers.json',
+      '/_state/mysql/customers.keys.json',
       '/_state/mysql/order_items.json',
+      '/_state/mysql/order_items.keys.json',
       '/_state/mysql/orders.json',
+      '/_state/mysql/orders.keys.json',
       '/_state/mysql/products.json',
+      '/_state/mysql/products.keys.json',
     ]);
 
     const list = statementWith(statementsOf(template, HISTORY_ROLE), 's3:ListBucket');

@@ -277,7 +277,7 @@ describe('DynamoDB extraction from a table export folder', () => {
     const before = await rawRows(exportLake);
     const again = await fromExport();
 
-    expect(again).toEqual({ rows: 0, files: [], watermark: '2026-01-01T00:00:00.000Z' });
+    expect(again).toEqual({ rows: 0, removed: 0, files: [], watermark: '2026-01-01T00:00:00.000Z' });
     expect(await rawRows(exportLake)).toEqual(before);
   });
 

@@ -305,6 +305,17 @@ describe('data_quality mart: counts, rejects, freshness and blocking checks', ()
       'out_of_scope_rows history.orders': [0, null, true, false],
       // the fixture's stage orders carry no currency: none to mix
       'mixed_currency stage.orders': [0, 1, true, true],
+      // a run without a base snapshot (its own location) lists no deletion, and has no share to judge
+      // (deletions are tested in test/source-deletes-sql.test.ts)
+      'source_deletes mysql.customers': [0, null, true, false],
+      'source_deletes mysql.products': [0, null, true, false],
+      'source_deletes mysql.orders': [0, null, true, false],
+      'source_deletes mysql.order_items': [0, null, true, false],
+      'source_deletes dynamodb.interactions': [0, null, true, false],
+      'deleted_share mysql.customers': [null, 0.05, true, true],
+      'deleted_share mysql.products': [null, 0.05, true, true],
+      'deleted_share mysql.orders': [null, 0.05, true, true],
+      'deleted_share mysql.order_items': [null, 0.05, true, true],
     });
     expect(failedBlocking(rows)).toEqual([]);
   });

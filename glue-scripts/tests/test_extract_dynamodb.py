@@ -61,6 +61,7 @@ class FlattenTests(unittest.TestCase):
             success="false",
             item_json=LOGIN_JSON,
             ingested_at=INGESTED,
+            is_deleted=False,
         )
         self.assertEqual(flatten_item(LOGIN, INGESTED), expected)
 
@@ -102,8 +103,23 @@ class FlattenTests(unittest.TestCase):
         self.assertIsNone(item_from_export_line("  "))
         row = export_row('{"Item":' + LOGIN_JSON + "}", INGESTED)
         self.assertEqual(len(row), len(RAW_COLUMNS))
-        self.assertEqual((row[0], row[-2], row[-1]), ("customer#42", LOGIN_JSON, INGESTED))
-        self.assertIsNone(export_row(deletion, INGESTED))
+        self.assertEqual((row[0], row[-3], row[-2], row[-1]), ("customer#42", LOGIN_JSON, INGESTED, False))
+        self.assertIsNone(export_row("  ", INGESTED))
+
+    def test_a_deletion_lands_as_its_keys_marked_deleted(self):
+        deletion = '{"Metadata":{},"Keys":{"customer_key":{"S":"c"},"event_key":{"S":"k"}}}'
+        row = dict(zip([name for name, _ in RAW_COLUMNS], export_row(deletion, INGESTED)))
+        expected = {name: None for name, _ in RAW_COLUMNS}
+        expected.update(
+            customer_key="c",
+            event_key="k",
+            item_json='{"customer_key":{"S":"c"},"event_key":{"S":"k"}}',
+            ingested_at=INGESTED,
+            is_deleted=True,
+        )
+        self.assertEqual(row, expected)
+        with self.assertRaises(ValueError):
+            export_row('{"Metadata":{}}', INGESTED)
 
 
 EARLIEST = datetime(2024, 4, 1, 0, 0, tzinfo=UTC)

@@ -18,6 +18,10 @@ from extract_mysql import (  # noqa: E402
     database_credentials,
     extract_in_chunks,
     jdbc_url,
+    key_scan_due,
+    key_scan_query,
+    key_scan_select_exprs,
+    optional_count_arg,
     optional_int_arg,
     parse_mysql_datetime,
     parse_tables,
@@ -332,3 +336,43 @@ class ConfigurationTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class KeyScanTests(unittest.TestCase):
+    def test_a_scan_is_due_every_n_days_and_never_with_0(self):
+        self.assertTrue(key_scan_due(None, "2024-05-01", 1))
+        self.assertFalse(key_scan_due({"last_scan_date": "2024-05-01"}, "2024-05-01", 1))
+        self.assertTrue(key_scan_due({"last_scan_date": "2024-05-01"}, "2024-05-02", 1))
+        # every 7 days: the 6th day after is too early, the 7th is due
+        self.assertFalse(key_scan_due({"last_scan_date": "2024-05-01"}, "2024-05-07", 7))
+        self.assertTrue(key_scan_due({"last_scan_date": "2024-05-01"}, "2024-05-08", 7))
+        self.assertFalse(key_scan_due(None, "2024-05-01", 0))
+        with self.assertRaises(ValueError):
+            key_scan_due(None, "2024-05-01", -1)
+
+    def test_the_scan_reads_only_the_primary_key(self):
+        self.assertEqual(key_scan_query("order_items"), "SELECT t.`order_id`, t.`line_number` FROM `order_items` AS t")
+        self.assertEqual(key_scan_query("customers"), "SELECT t.`customer_id` FROM `customers` AS t")
+        with self.assertRaises(ValueError):
+            key_scan_query("users")
+
+    def test_scanned_keys_fill_their_own_columns_of_mysql_keys(self):
+        self.assertEqual(
+            key_scan_select_exprs("order_items", "2024-05-02 03:00:05.000000"),
+            [
+                "CAST('order_items' AS string) AS `source_table`",
+                "CAST(NULL AS bigint) AS `customer_id`",
+                "CAST(NULL AS bigint) AS `product_id`",
+                "CAST(`order_id` AS bigint) AS `order_id`",
+                "CAST(`line_number` AS int) AS `line_number`",
+                "CAST('2024-05-02 03:00:05.000000' AS timestamp) AS `ingested_at`",
+            ],
+        )
+        with self.assertRaises(ValueError):
+            key_scan_select_exprs("orders", "yesterday")
+
+    def test_the_interval_argument_allows_0(self):
+        self.assertEqual(optional_count_arg(["--key_scan_every_days", "0"], "key_scan_every_days", 1), 0)
+        self.assertEqual(optional_count_arg([], "key_scan_every_days", 1), 1)
+        with self.assertRaises(ValueError):
+            optional_count_arg(["--key_scan_every_days", "-1"], "key_scan_every_days", 1)

@@ -110,6 +110,25 @@ export const mysqlSourceSchema = z.strictObject({
     .array(z.enum(['customers', 'products', 'orders', 'order_items']))
     .min(1)
     .default(['customers', 'products', 'orders', 'order_items']),
+  /**
+   * Hard deletes: a row deleted at the source leaves nothing for the incremental extraction to read,
+   * so on the days it runs the extraction also lands every current primary key of each table
+   * (`raw.mysql_keys`) and stage drops the rows the latest key scan lacks.
+   */
+  deleteDetection: z
+    .strictObject({
+      /**
+       * Days between key scans; `0` turns them off (deleted rows then stay in the lake). A scan reads
+       * only the primary keys (MySQL answers it from the smallest index, each of which holds them).
+       */
+      everyDays: z.number().int().min(0).default(1),
+      /**
+       * Largest share of a table's rows one run may remove; above it the run's `source_deletes` check
+       * is blocking, so a wrong key scan (the wrong database, a filtered view) never wipes a table.
+       */
+      maxDeletedShare: z.number().min(0).max(1).default(0.05),
+    })
+    .prefault({}),
 });
 
 export const dynamoDbSourceSchema = z.strictObject({

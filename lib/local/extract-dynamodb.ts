@@ -1,5 +1,14 @@
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { dirname, join, posix } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import {
@@ -9,9 +18,10 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlString } from '../schema/derive.js';
 import { rawDynamodbInteractions } from '../schema/tables.js';
 import { extractionPrefix, RawPartitionWriter } from './raw-writer.js';
-import { readState, writeState } from './state.js';
+import { readState, statePath, writeState } from './state.js';
 
 export interface ExtractDynamoDbOptions {
   /** The table to Scan; not needed when `exportDir` is given. */
@@ -56,18 +66,27 @@ interface DynamoDbState {
   readonly watermark: string | null;
   /** The ARN of the last export landed, when the last extraction read one. */
   readonly lastExportArn?: string;
+  /**
+   * After a Scan: the file (in `_state/dynamodb/<table>.keys/`) listing the key of every item the
+   * Scan saw. The next Scan lands an item listed there and no longer in the table as removed, as
+   * an incremental export does.
+   */
+  readonly keysFile?: string;
   readonly lastIngestDate: string;
   readonly lastRows: number;
 }
 
 export interface ExtractDynamoDbResult {
+  /** Rows landed, removals included. */
   readonly rows: number;
+  /** Of which removed items (incremental export records without `NewImage`, or gone since the last Scan). */
+  readonly removed: number;
   readonly files: readonly string[];
   readonly watermark: string;
 }
 
 const dataColumns = rawDynamodbInteractions.columns.filter(
-  (c) => c.name !== 'ingested_at' && c.name !== 'item_json',
+  (c) => c.name !== 'ingested_at' && c.name !== 'item_json' && c.name !== 'is_deleted',
 );
 
 /** Scalars as text, numbers with their exact decimal text; sets, lists and maps as DynamoDB JSON. */
@@ -84,7 +103,39 @@ function text(value: AttributeValue | undefined): string | null {
  * and the whole item in DynamoDB JSON so attributes outside the contract are not lost.
  */
 export function flattenItem(item: Record<string, AttributeValue>, ingestedAt: string): (string | null)[] {
-  return [...dataColumns.map((c) => text(item[c.name])), JSON.stringify(item), ingestedAt];
+  return [...dataColumns.map((c) => text(item[c.name])), JSON.stringify(item), ingestedAt, 'false'];
+}
+
+/**
+ * The raw row of a removed item: its keys (the export record's `Keys`) and nothing else, marked
+ * `is_deleted`; `item_json` holds the keys. The same rule as `removed_item_row` in
+ * glue-scripts/extract_dynamodb.py.
+ */
+export function removedItemRow(keys: Record<string, AttributeValue>, ingestedAt: string): (string | null)[] {
+  return [
+    ...dataColumns.map((c) => (c.name in keys ? text(keys[c.name]) : null)),
+    JSON.stringify(keys),
+    ingestedAt,
+    'true',
+  ];
+}
+
+/**
+ * The raw row of one export data line, or null for a blank line: a full export's `Item`, an
+ * incremental export's `NewImage`, or, for an incremental record without `NewImage` (the item was
+ * deleted in the export's window), a removal row from its `Keys`.
+ */
+export function rowFromExportLine(line: string, ingestedAt: string): (string | null)[] | null {
+  if (!line.trim()) return null;
+  const record = JSON.parse(line) as {
+    Item?: Record<string, AttributeValue>;
+    NewImage?: Record<string, AttributeValue>;
+    Keys?: Record<string, AttributeValue>;
+  };
+  const item = record.Item ?? record.NewImage;
+  if (item) return flattenItem(item, ingestedAt);
+  if (record.Keys) return removedItemRow(record.Keys, ingestedAt);
+  throw new Error('expected Item, NewImage or Keys');
 }
 
 /** The fields of `manifest-summary.json` the extraction relies on. */
@@ -190,7 +241,7 @@ async function extractExport(
     options.onProgress?.(
       `dynamodb.${options.tableName}: export ${summary.exportArn} at ${summary.exportTime} is not past the watermark ${watermark}; nothing new`,
     );
-    return { rows: 0, files: [], watermark };
+    return { rows: 0, removed: 0, files: [], watermark };
   }
   const files = exportDataFiles(options.exportDir, summary);
   const now = options.now?.() ?? new Date();
@@ -203,6 +254,7 @@ async function extractExport(
     extractionPrefix('interactions', { watermark, export: summary.exportArn }),
     { rowsPerFile: options.rowsPerFile },
   );
+  let removed = 0;
   try {
     for (const file of files) {
       let items = 0;
@@ -212,14 +264,15 @@ async function extractExport(
       const lines: AsyncIterable<string> | Iterable<string> = empty ? [] : exportLines(file.path);
       for await (const line of lines) {
         lineNumber++;
-        let item: Record<string, AttributeValue> | null;
+        let row: (string | null)[] | null;
         try {
-          item = itemFromExportLine(line);
+          row = rowFromExportLine(line, ingestedAt);
         } catch (error) {
           throw new Error(`${file.path}, line ${lineNumber}: ${(error as Error).message}`, { cause: error });
         }
-        if (item === null) continue;
-        await writer.append(flattenItem(item, ingestedAt));
+        if (row === null) continue;
+        await writer.append(row);
+        if (row[row.length - 1] === 'true') removed++;
         items++;
       }
       if (file.itemCount !== undefined && items !== file.itemCount)
@@ -239,16 +292,69 @@ async function extractExport(
     lastRows: written.rows,
   } satisfies DynamoDbState);
   options.onProgress?.(
-    `dynamodb.${options.tableName}: ${written.rows} items from export ${summary.exportArn}`,
+    `dynamodb.${options.tableName}: ${written.rows} items from export ${summary.exportArn} (${removed} removed)`,
   );
-  return { rows: written.rows, files: written.files, watermark: summary.exportTime };
+  return { rows: written.rows, removed, files: written.files, watermark: summary.exportTime };
+}
+
+/** The keys of the table, as the contract names them (lib/sources/interactions.ts). */
+const KEY_ATTRIBUTES = ['customer_key', 'event_key'] as const;
+
+/**
+ * Every page of a parallel Scan, handed to `onPage` one at a time (the DuckDB appenders it feeds are
+ * not re-entrant).
+ */
+async function parallelScan(
+  client: DynamoDBClient,
+  input: Omit<ScanCommandInput, 'Segment' | 'TotalSegments' | 'ExclusiveStartKey'>,
+  segments: number,
+  onPage: (items: Record<string, AttributeValue>[]) => Promise<void>,
+): Promise<void> {
+  let queue: Promise<void> = Promise.resolve();
+  const scanSegment = async (segment: number) => {
+    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(
+        new ScanCommand({
+          ...input,
+          Segment: segment,
+          TotalSegments: segments,
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      const items = page.Items ?? [];
+      queue = queue.then(() => onPage(items));
+      await queue;
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey);
+  };
+  try {
+    await Promise.all(Array.from({ length: segments }, (_, segment) => scanSegment(segment)));
+    await queue;
+  } catch (error) {
+    await queue.catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The folder of a table's key listings: `raw/_state/dynamodb/<table>.keys/`. */
+function keyListingDir(lakeRoot: string, tableName: string): string {
+  return join(dirname(statePath(lakeRoot, 'dynamodb', tableName)), `${tableName}.keys`);
 }
 
 /**
  * Extracts items written since the previous extraction into
  * `raw/dynamodb/interactions/ingest_date=<date>/`: from a table export folder when `exportDir` is
  * given (as the cloud job does), otherwise with a parallel Scan of the table (the local stand-in for
- * the cloud job's incremental export). Both paths flatten items with `flattenItem`.
+ * the cloud job's incremental export). Both paths flatten items with `flattenItem`, and both land a
+ * removed item as a row marked `is_deleted` (`removedItemRow`).
+ *
+ * The Scan path first lists every key in the table (a key-only Scan) and lands the keys of the
+ * previous listing that are gone as removed, which is what an incremental export over the same
+ * window would carry. The listing comes before the changed items: an item created after it has an
+ * `updated_at` later than the upper bound, so it is not landed this time, and an item is never both
+ * landed and removed by one extraction. The listing is kept beside the state, named after the
+ * extraction's upper bound, and becomes the previous listing when the state is committed.
  */
 export async function extractDynamoDb(options: ExtractDynamoDbOptions): Promise<ExtractDynamoDbResult> {
   const previous = readState<DynamoDbState>(options.lakeRoot, 'dynamodb', options.tableName);
@@ -262,14 +368,18 @@ export async function extractDynamoDb(options: ExtractDynamoDbOptions): Promise<
   const upperBound = new Date(now.getTime() - (options.safetyLagSeconds ?? 5) * 1000).toISOString();
   const ingestedAt = now.toISOString().replace('T', ' ').replace('Z', '');
   const prefix = extractionPrefix('interactions', watermark);
+  const { engine } = options;
   const writer = await RawPartitionWriter.open(
-    options.engine,
+    engine,
     options.lakeRoot,
     rawDynamodbInteractions,
     { ingest_date: options.ingestDate },
     prefix,
     { rowsPerFile: options.rowsPerFile },
   );
+  const listingDir = keyListingDir(options.lakeRoot, options.tableName);
+  const listingName = `${extractionPrefix('keys', upperBound)}.parquet`;
+  const listingTable = `dynamodb_keys_${randomUUID().replaceAll('-', '')}`;
 
   // The first extraction also takes items that lack `updated_at` (outside the contract, but raw keeps
   // everything); later ones cannot tell such items apart from those already taken.
@@ -279,41 +389,70 @@ export async function extractDynamoDb(options: ExtractDynamoDbOptions): Promise<
       : '#updated > :watermark AND #updated <= :upper';
   const values: Record<string, AttributeValue> = { ':upper': { S: upperBound } };
   if (watermark !== null) values[':watermark'] = { S: watermark };
-
-  // The appender is not re-entrant: segments hand their pages to one serial queue.
-  let queue: Promise<void> = Promise.resolve();
-  const enqueue = (items: Record<string, AttributeValue>[]) => {
-    queue = queue.then(async () => {
-      for (const item of items) await writer.append(flattenItem(item, ingestedAt));
-    });
-    return queue;
-  };
-
   const segments = options.segments ?? 4;
-  const scanSegment = async (segment: number) => {
-    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-    do {
-      const input: ScanCommandInput = {
+
+  let removed = 0;
+  try {
+    await engine.run(`CREATE TABLE ${listingTable} (customer_key VARCHAR, event_key VARCHAR)`);
+    const keys = await engine.createAppender(listingTable);
+    await parallelScan(
+      client,
+      {
         TableName: options.tableName,
-        Segment: segment,
-        TotalSegments: segments,
+        ProjectionExpression: '#ck, #ek',
+        ExpressionAttributeNames: { '#ck': KEY_ATTRIBUTES[0], '#ek': KEY_ATTRIBUTES[1] },
+      },
+      segments,
+      async (items) => {
+        for (const item of items) {
+          for (const name of KEY_ATTRIBUTES) {
+            const value = text(item[name]);
+            if (value === null) keys.appendNull();
+            else keys.appendVarchar(value);
+          }
+          keys.endRow();
+        }
+      },
+    );
+    keys.closeSync();
+    await parallelScan(
+      client,
+      {
+        TableName: options.tableName,
         FilterExpression: filter,
         ExpressionAttributeNames: { '#updated': 'updated_at' },
         ExpressionAttributeValues: values,
-        ExclusiveStartKey: exclusiveStartKey,
+      },
+      segments,
+      async (items) => {
+        for (const item of items) await writer.append(flattenItem(item, ingestedAt));
+      },
+    );
+    const previousListing = previous?.keysFile ? join(listingDir, previous.keysFile) : undefined;
+    if (previousListing && existsSync(previousListing)) {
+      const gone = `SELECT p.customer_key, p.event_key FROM read_parquet(${sqlString(previousListing)}) AS p
+        ANTI JOIN ${listingTable} AS c ON p.customer_key = c.customer_key AND p.event_key = c.event_key`;
+      const counted = await engine.runAndReadAll(`SELECT count(*) AS n FROM (${gone})`);
+      removed = Number(counted.getRowObjectsJson()[0]?.n ?? 0);
+      // The rows removedItemRow gives, built in DuckDB: keys, the keys as item_json, is_deleted.
+      const value = (name: string): string => {
+        if (name === 'customer_key' || name === 'event_key') return name;
+        if (name === 'item_json')
+          return `json_object('customer_key', json_object('S', customer_key), 'event_key', json_object('S', event_key))`;
+        if (name === 'ingested_at') return sqlString(ingestedAt);
+        if (name === 'is_deleted') return 'true';
+        return 'NULL';
       };
-      const page = await client.send(new ScanCommand(input));
-      await enqueue(page.Items ?? []);
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey);
-  };
-
-  try {
-    await Promise.all(Array.from({ length: segments }, (_, segment) => scanSegment(segment)));
-    await queue;
+      const columns = rawDynamodbInteractions.columns.map((c) => `${value(c.name)} AS "${c.name}"`);
+      await writer.appendQuery(`SELECT ${columns.join(', ')} FROM (${gone}) AS gone`);
+    }
+    mkdirSync(listingDir, { recursive: true });
+    await engine.run(
+      `COPY ${listingTable} TO ${sqlString(join(listingDir, listingName))} (FORMAT parquet, COMPRESSION zstd)`,
+    );
   } catch (error) {
-    await queue.catch(() => undefined);
     await writer.abort();
+    await engine.run(`DROP TABLE IF EXISTS ${listingTable}`).catch(() => undefined);
     const endpoint = await client.config.endpoint?.().catch(() => undefined);
     const where = endpoint ? `${endpoint.protocol}//${endpoint.hostname}:${endpoint.port ?? ''}` : 'AWS';
     throw new Error(
@@ -323,12 +462,18 @@ export async function extractDynamoDb(options: ExtractDynamoDbOptions): Promise<
       },
     );
   }
+  await engine.run(`DROP TABLE IF EXISTS ${listingTable}`);
   const written = await writer.close();
   writeState(options.lakeRoot, 'dynamodb', options.tableName, {
     watermark: upperBound,
+    keysFile: listingName,
     lastIngestDate: options.ingestDate,
     lastRows: written.rows,
   } satisfies DynamoDbState);
-  options.onProgress?.(`dynamodb.${options.tableName}: ${written.rows} new or changed items`);
-  return { rows: written.rows, files: written.files, watermark: upperBound };
+  // Committed: earlier listings (and any a crashed attempt left) are no longer read.
+  for (const name of readdirSync(listingDir)) if (name !== listingName) rmSync(join(listingDir, name));
+  options.onProgress?.(
+    `dynamodb.${options.tableName}: ${written.rows - removed} new or changed items, ${removed} removed`,
+  );
+  return { rows: written.rows, removed, files: written.files, watermark: upperBound };
 }

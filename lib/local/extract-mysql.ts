@@ -1,6 +1,12 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import mysql from 'mysql2';
-import { rawMysqlCustomers, rawMysqlOrderItems, rawMysqlOrders, rawMysqlProducts } from '../schema/tables.js';
+import {
+  rawMysqlCustomers,
+  rawMysqlKeys,
+  rawMysqlOrderItems,
+  rawMysqlOrders,
+  rawMysqlProducts,
+} from '../schema/tables.js';
 import type { TableSchema } from '../schema/types.js';
 import { extractionPrefix, RawPartitionWriter } from './raw-writer.js';
 import { withRetry } from './retry.js';
@@ -77,6 +83,13 @@ export interface ExtractMysqlOptions {
   /** @default all four tables */
   readonly tables?: readonly MysqlTableName[];
   /**
+   * Days between key scans (every primary key of each table into `raw.mysql_keys`, after the table's
+   * rows), from which stage finds hard deletes; 0 never scans. A table is scanned when it has never
+   * been, or when its last scan's ingest date is at least this many days before `ingestDate`.
+   * @default 1
+   */
+  readonly keyScanEveryDays?: number;
+  /**
    * Rows changed within this many seconds before the extraction started are left for the next run,
    * so a transaction that commits late with an earlier `updated_at` is not skipped.
    * @default 5
@@ -109,6 +122,17 @@ export interface ExtractMysqlResult {
   readonly watermark: MysqlWatermark | null;
   /** Attempts the table took: more than 1 means the connection was lost and the table re-read. */
   readonly attempts: number;
+  /** Primary keys landed in `raw.mysql_keys` by this extraction; undefined when no key scan was due. */
+  readonly keys?: number;
+}
+
+/** The last key scan of a table, in `_state/mysql/<table>.keys.json`. */
+interface MysqlKeyScanState {
+  /** The ingest date (raw partition) of the last scan. */
+  readonly lastScanDate: string;
+  /** When it started (its rows' ingested_at). */
+  readonly scannedAt: string;
+  readonly keys: number;
 }
 
 /**
@@ -362,7 +386,10 @@ export async function extractMysql(options: ExtractMysqlOptions): Promise<Extrac
   const results: ExtractMysqlResult[] = [];
   try {
     for (const table of tables) {
-      results.push(await extractTableWithRetry(session, table, options));
+      const extracted = await extractTableWithRetry(session, table, options);
+      // The key scan comes after the table's rows (see scanKeys for why the order matters).
+      const keys = keyScanDue(options, table) ? await scanKeysWithRetry(session, table, options) : undefined;
+      results.push(keys === undefined ? extracted : { ...extracted, keys });
     }
   } finally {
     session.drop();
@@ -483,6 +510,118 @@ async function extractTable(
     `mysql.${table}: ${written.rows} changed rows${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
   );
   return { table, rows: written.rows, files: written.files, watermark: next, attempts: attempt };
+}
+
+const DAY_MS = 86_400_000;
+
+/** Whether a table's key scan is due on `options.ingestDate` (see `keyScanEveryDays`). */
+function keyScanDue(options: ExtractMysqlOptions, table: MysqlTableName): boolean {
+  const everyDays = options.keyScanEveryDays ?? 1;
+  if (!Number.isInteger(everyDays) || everyDays < 0)
+    throw new Error(`keyScanEveryDays must be a whole number of days >= 0, got ${everyDays}`);
+  if (everyDays === 0) return false;
+  const previous = readState<MysqlKeyScanState>(options.lakeRoot, 'mysql', `${table}.keys`);
+  if (!previous) return true;
+  const days = (Date.parse(options.ingestDate) - Date.parse(previous.lastScanDate)) / DAY_MS;
+  return days >= everyDays;
+}
+
+/** Every primary key of a table (no ORDER BY: MySQL answers it from its smallest index). */
+export function keyScanQuery(table: MysqlTableName): string {
+  return `SELECT ${MYSQL_TABLES[table].primaryKey.map((k) => `\`${k}\``).join(', ')} FROM \`${table}\``;
+}
+
+/** The `raw.mysql_keys` column each key column of a table fills. */
+const KEY_COLUMNS = rawMysqlKeys.columns
+  .map((c) => c.name)
+  .filter((name) => name !== 'source_table' && name !== 'ingested_at');
+
+async function scanKeysWithRetry(
+  session: SourceSession,
+  table: MysqlTableName,
+  options: ExtractMysqlOptions,
+): Promise<number> {
+  try {
+    return await withRetry(async () => scanKeys(await session.connection(), table, options), {
+      attempts: options.retry?.attempts ?? 5,
+      baseDelayMs: options.retry?.baseDelayMs ?? 1_000,
+      maxDelayMs: options.retry?.maxDelayMs ?? 15_000,
+      isTransient: isLostMysqlConnection,
+      onRetry: (error, attempt, delay) => {
+        session.drop();
+        options.onProgress?.(
+          `mysql.${table} keys: connection lost (${describeError(error)}); attempt ${attempt + 1} in ${delay} ms`,
+        );
+      },
+    });
+  } catch (error) {
+    session.drop();
+    throw new Error(
+      `Extract mysql: scanning the keys of ${table} in ${describeSource(options.source)} failed: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Lands every current primary key of a table in `raw.mysql_keys`, stamped with the time the scan
+ * started, and records the scan in `_state/mysql/<table>.keys.json` once its files are in place.
+ *
+ * Stage drops a key when the latest scan lacks it and every version of it was read before that scan
+ * started (`ingested_at` earlier than the scan's). Why that is safe: such a version was in the
+ * database when it was read, and the scan is one consistent read begun later, so a key it lacks was
+ * deleted in between. A row deleted and inserted again gets a new `updated_at`, so a version read by
+ * a later extraction, stamped after this scan, which the scan cannot drop.
+ *
+ * Why the scan comes after the row read: a row's `ingested_at` is when its extraction started, not
+ * when the row was read. Were the scan taken before or during the row read, a row inserted after the
+ * scan and read by this extraction would carry an `ingested_at` earlier than the scan without being
+ * in it, and be dropped by mistake. Taken after the read has finished, "stamped before the scan"
+ * means "read before the scan". A row inserted between the two is in the scan (kept) and lands with
+ * the next run.
+ */
+async function scanKeys(
+  connection: mysql.Connection,
+  table: MysqlTableName,
+  options: ExtractMysqlOptions,
+): Promise<number> {
+  const previous = readState<MysqlKeyScanState>(options.lakeRoot, 'mysql', `${table}.keys`);
+  const scannedAt = new Date().toISOString().replace('T', ' ').replace('Z', '');
+  const { primaryKey } = MYSQL_TABLES[table];
+  const writer = await RawPartitionWriter.open(
+    options.engine,
+    options.lakeRoot,
+    rawMysqlKeys,
+    { ingest_date: options.ingestDate },
+    // A rerun after a crash before the state was saved starts from the same state: same prefix,
+    // so its files replace the crashed attempt's.
+    extractionPrefix(`keys-${table}`, previous ?? null),
+    { rowsPerFile: options.rowsPerFile },
+  );
+  let keys = 0;
+  try {
+    for await (const batch of queryBatches(connection, keyScanQuery(table), [], options.batchRows ?? 2_000)) {
+      for (const row of batch) {
+        const values = KEY_COLUMNS.map((column) => {
+          const index = primaryKey.indexOf(column);
+          return index === -1 ? null : toText(row[index]);
+        });
+        await writer.append([table, ...values, scannedAt]);
+      }
+      keys += batch.length;
+    }
+  } catch (error) {
+    await writer.abort().catch(() => {});
+    throw error;
+  }
+  await writer.close();
+  writeState(options.lakeRoot, 'mysql', `${table}.keys`, {
+    lastScanDate: options.ingestDate,
+    scannedAt,
+    keys,
+  } satisfies MysqlKeyScanState);
+  options.onProgress?.(`mysql.${table}: ${keys} keys scanned for deletions`);
+  return keys;
 }
 
 function toText(value: unknown): string | null {

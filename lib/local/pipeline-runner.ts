@@ -313,10 +313,14 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       lakeRoot,
       ingestDate: ingestDate(input),
       tables: config.sources.mysql.tables,
+      keyScanEveryDays: config.sources.mysql.deleteDetection.everyDays,
     });
     for (const table of rawTables)
       if (table.name.startsWith('mysql_')) await registerTable(connection(), lakeRoot, table);
-    for (const r of results) rows[`raw.mysql_${r.table} (new)`] = r.rows;
+    for (const r of results) {
+      rows[`raw.mysql_${r.table} (new)`] = r.rows;
+      if (r.keys !== undefined) rows[`raw.mysql_keys (${r.table})`] = r.keys;
+    }
     return { JobRunState: 'SUCCEEDED' };
   });
   task(
@@ -336,6 +340,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       });
       await registerTable(connection(), lakeRoot, rawDynamodbInteractions);
       rows['raw.dynamodb_interactions (new)'] = result.rows;
+      if (result.removed > 0) rows['raw.dynamodb_interactions (removed)'] = result.removed;
       return { JobRunState: 'SUCCEEDED' };
     },
   );

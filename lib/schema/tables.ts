@@ -139,6 +139,35 @@ export const rawDynamodbInteractions: TableSchema = {
     col('cost', 'string', 'Ad cost of an ad view or click.'),
     col('item_json', 'string', 'The whole item as DynamoDB JSON, so no attribute is lost.', { pii: true }),
     ingestedAt,
+    col(
+      'is_deleted',
+      'boolean',
+      'True for an item removed from the table (an incremental export record without NewImage): only its keys are set, and item_json holds its Keys. Null in partitions landed before deletions were kept, which hold no deletions.',
+    ),
+  ],
+  partitionKeys: [ingestDate],
+};
+
+export const rawMysqlKeys: TableSchema = {
+  name: 'mysql_keys',
+  zone: 'raw',
+  location: 'mysql/keys/',
+  description:
+    'Every primary key of each extracted MySQL table at a key scan (taken after the row extraction, every sources.mysql.deleteDetection.everyDays days): a key the snapshot holds and the latest scan lacks was deleted at the source.',
+  columns: [
+    col('source_table', 'string', 'The MySQL table scanned: customers, products, orders or order_items.', {
+      nullable: false,
+    }),
+    col('customer_id', 'bigint', 'Primary key of a customers row; null for other tables.'),
+    col('product_id', 'bigint', 'Primary key of a products row; null for other tables.'),
+    col('order_id', 'bigint', 'Primary key of an orders row, first key column of an order_items row.'),
+    col('line_number', 'int', 'Second key column of an order_items row; null for other tables.'),
+    col(
+      'ingested_at',
+      'timestamp',
+      "When the key scan started (UTC), after the same extraction's row reads: the scan shows deletions of versions read before it.",
+      { nullable: false },
+    ),
   ],
   partitionKeys: [ingestDate],
 };
@@ -394,7 +423,7 @@ export const snapshotMysqlOrderItems = snapshotOf(
 export const snapshotDynamodbInteractions = snapshotOf(
   rawDynamodbInteractions,
   'The latest write of each DynamoDB interaction item (per customer_key and event_key), without item_json',
-  ['item_json'],
+  ['item_json', 'is_deleted'],
 );
 export const snapshotHistoryOrders = snapshotOf(
   rawHistoryOrders,
@@ -406,9 +435,36 @@ export const rawTables = [
   rawMysqlProducts,
   rawMysqlOrders,
   rawMysqlOrderItems,
+  rawMysqlKeys,
   rawDynamodbInteractions,
   rawHistoryOrders,
 ] as const;
+
+export const stageSourceDeletes: TableSchema = {
+  name: 'source_deletes',
+  zone: 'stage',
+  location: 'source_deletes/',
+  description:
+    "Source rows the base run's snapshot held and this run's snapshot does not: deleted at the source (MySQL rows missing from the latest key scan, DynamoDB items removed). Empty for a run without a base (a rebuild or the first run).",
+  columns: [
+    col(
+      'source_table',
+      'string',
+      'mysql.customers, mysql.products, mysql.orders, mysql.order_items or dynamodb.interactions.',
+      {
+        nullable: false,
+      },
+    ),
+    col(
+      'record_key',
+      'string',
+      "The removed row's key as text: the id, order_id|line_number, or customer_key|event_key.",
+      { pii: true, nullable: false },
+    ),
+    col('ingested_at', 'timestamp', 'When the removed version had been read from the source.'),
+  ],
+  partitionKeys: runPartitionKeys,
+};
 
 export const stageTables = [
   snapshotMysqlCustomers,
@@ -417,6 +473,7 @@ export const stageTables = [
   snapshotMysqlOrderItems,
   snapshotDynamodbInteractions,
   snapshotHistoryOrders,
+  stageSourceDeletes,
   stageCustomers,
   stageProducts,
   stageOrders,

@@ -50,6 +50,7 @@ export function pipelineParameters(
     clv_annual_discount_rate: models.clv.annualDiscountRate,
     max_source_staleness_days: analysis.maxSourceStalenessDays,
     max_reject_share: analysis.maxRejectShare,
+    max_deleted_share: sources.mysql.deleteDetection.maxDeletedShare,
     blocked_emails: identity.blockedEmails.map((e) => e.trim().toLowerCase()),
     max_source_ids_per_customer: identity.maxSourceIdsPerCustomer,
     // A disabled source has no freshness check in data_quality.

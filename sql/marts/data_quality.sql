@@ -38,6 +38,14 @@
 --                                  (fails when above 0, never blocking)
 --   identity_hash_collision / stage.rejects  rejects with reason identity_hash_collision (two
 --                                  identities whose new-customer ids collide); a warning, as above
+--   source_deletes / <source>      rows of the base run's snapshot deleted at the source by this run
+--                                  (stage.source_deletes), for mysql.customers, mysql.products,
+--                                  mysql.orders, mysql.order_items and dynamodb.interactions; information
+--   deleted_share / mysql.<table>  those deletions / the rows (with a key) of the base run's snapshot
+--                                  of the table; blocking when it exceeds max_deleted_share (strictly),
+--                                  so a wrong key scan cannot wipe a table. No base (first run,
+--                                  rebuild): null, passes. DynamoDB removals are explicit records, not
+--                                  inferred from a listing, and are not limited.
 -- Freshness reads raw rows with ingest_date <= run_date and ignores times after the run date: a row
 -- changed after the run date cannot have been seen as of it, and a garbled future time must not hide
 -- a source that stopped. A source with no parseable time at all is stale (null days, failed).
@@ -357,6 +365,77 @@ identity_cap as (
     from rejects
 ),
 
+-- the rows each source table had in the base run's snapshot, which this run's deletions are a share of
+snapshot_rows_before as (
+    select 'mysql.customers' as source_table, count(*) as row_count
+    from stage.snapshot_mysql_customers
+    where run_date = {{ snapshot_run_date }}
+        and run_id = {{ snapshot_run_id }}
+        and {{ snapshot_run_id }} <> {{ run_id }}
+        and customer_id is not null
+
+    union all
+
+    select 'mysql.products' as source_table, count(*) as row_count
+    from stage.snapshot_mysql_products
+    where run_date = {{ snapshot_run_date }}
+        and run_id = {{ snapshot_run_id }}
+        and {{ snapshot_run_id }} <> {{ run_id }}
+        and product_id is not null
+
+    union all
+
+    select 'mysql.orders' as source_table, count(*) as row_count
+    from stage.snapshot_mysql_orders
+    where run_date = {{ snapshot_run_date }}
+        and run_id = {{ snapshot_run_id }}
+        and {{ snapshot_run_id }} <> {{ run_id }}
+        and order_id is not null
+
+    union all
+
+    select 'mysql.order_items' as source_table, count(*) as row_count
+    from stage.snapshot_mysql_order_items
+    where run_date = {{ snapshot_run_date }}
+        and run_id = {{ snapshot_run_id }}
+        and {{ snapshot_run_id }} <> {{ run_id }}
+        and order_id is not null
+        and line_number is not null
+
+    union all
+
+    select 'dynamodb.interactions' as source_table, count(*) as row_count
+    from stage.snapshot_dynamodb_interactions
+    where run_date = {{ snapshot_run_date }}
+        and run_id = {{ snapshot_run_id }}
+        and {{ snapshot_run_id }} <> {{ run_id }}
+        and customer_key is not null
+        and event_key is not null
+),
+
+deletes_by_source as (
+    select
+        source_table,
+        count(*) as deleted_count
+    from stage.source_deletes
+    where run_date = {{ run_date }}
+        and run_id = {{ run_id }}
+    group by source_table
+),
+
+source_delete_counts as (
+    select
+        snapshot_rows_before.source_table,
+        snapshot_rows_before.row_count,
+        coalesce(deletes_by_source.deleted_count, 0) as deleted_count,
+        -- cast to double first: integer division truncates on Trino
+        cast(coalesce(deletes_by_source.deleted_count, 0) as double)
+            / nullif(snapshot_rows_before.row_count, 0) as deleted_share
+    from snapshot_rows_before
+    left join deletes_by_source
+        on snapshot_rows_before.source_table = deletes_by_source.source_table
+),
+
 checks as (
     select
         'row_count' as check_name,
@@ -526,6 +605,40 @@ checks as (
         cast(collided_count as varchar)
             || ' records not merged: two identities hashed to one new-customer id' as detail
     from identity_cap
+
+    union all
+
+    select
+        'source_deletes' as check_name,
+        source_table as subject,
+        cast(deleted_count as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        cast(deleted_count as varchar) || ' ' || source_table
+            || ' rows of the base snapshot deleted at the source' as detail
+    from source_delete_counts
+
+    union all
+
+    select
+        'deleted_share' as check_name,
+        source_table as subject,
+        deleted_share as metric_value,
+        cast({{ max_deleted_share }} as double) as threshold,
+        coalesce(deleted_share <= cast({{ max_deleted_share }} as double), true) as is_passed,
+        true as is_blocking,
+        case
+            when deleted_share is null then 'no base snapshot of ' || source_table || ' to compare with'
+            else cast(deleted_count as varchar) || ' deleted of ' || cast(row_count as varchar) || ' '
+                || source_table || ' rows ('
+                || cast(cast(round(100 * deleted_share, 2) as decimal(12, 2)) as varchar)
+                || '%), limit sources.mysql.deleteDetection.maxDeletedShare = '
+                || cast(cast(round(100 * cast({{ max_deleted_share }} as double), 2) as decimal(12, 2)) as varchar)
+                || '%'
+        end as detail
+    from source_delete_counts
+    where source_table like 'mysql.%'
 ),
 
 final as (

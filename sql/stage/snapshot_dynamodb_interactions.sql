@@ -1,6 +1,7 @@
 -- Snapshot of raw.dynamodb_interactions as of the run date: the latest write of each item (per
--- customer_key and event_key), which the next run starts from. An extraction reads an item once, so
--- two versions of one item never share an ingested_at.
+-- customer_key and event_key), which the next run starts from; an item whose latest write is its
+-- removal is left out. An extraction reads an item once, so two versions of one item never share an
+-- ingested_at.
 -- A daily run reads the published snapshot it starts from (its rows landed before raw_from_date) and
 -- only the raw partitions landed since; a rebuild names this run's own, still empty, location as the
 -- snapshot and reads raw from 1970-01-01. Both give the same rows (test/incremental-runs.test.ts).
@@ -27,7 +28,9 @@ with previous_snapshot as (
         points,
         cost,
         ingested_at,
-        ingest_date
+        ingest_date,
+        -- a snapshot holds no removed item
+        false as is_deleted
     from stage.snapshot_dynamodb_interactions
     where run_date = {{ snapshot_run_date }}
         and run_id = {{ snapshot_run_id }}
@@ -58,7 +61,9 @@ landed_since as (
         points,
         cost,
         ingested_at,
-        ingest_date
+        ingest_date,
+        -- null in partitions landed before removals were kept: those hold none
+        coalesce(is_deleted, false) as is_deleted
     from raw.dynamodb_interactions
     where ingest_date >= {{ raw_from_date }}
         and ingest_date <= {{ run_date }}
@@ -115,6 +120,16 @@ latest_versions as (
         or source.ingested_at = rewritten_items.latest_ingested_at
 ),
 
+-- A removal (an export record without NewImage) is the item's latest write when nothing wrote the
+-- key again after it: the item is gone from the table, so from the snapshot. Ingest dates follow
+-- extraction times, so no raw partition the next run reads holds a write older than this removal,
+-- and the removal need not be kept to outrank one.
+live_versions as (
+    select *
+    from latest_versions
+    where not is_deleted
+),
+
 final as (
     select
         customer_key,
@@ -139,7 +154,7 @@ final as (
         cost,
         ingested_at,
         ingest_date
-    from latest_versions
+    from live_versions
 )
 
 select * from final

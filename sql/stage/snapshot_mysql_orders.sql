@@ -110,6 +110,44 @@ latest_versions as (
         )
 ),
 
+-- Hard deletes (docs/sources.md): the latest key scan among the raw partitions the run reads lists
+-- every key the table had when it started. A key it lacks was deleted at the source, provided its
+-- latest version was read before that scan began (a version read later is newer than the deletion
+-- the scan saw: lib/local/extract-mysql.ts, scanKeys, gives the argument). Scans older than
+-- raw_from_date were applied by the snapshot this run starts from. No scan (max of nothing is null):
+-- nothing is dropped.
+latest_key_scan as (
+    select max(ingested_at) as scanned_at
+    from raw.mysql_keys
+    where source_table = 'orders'
+        and ingest_date >= {{ raw_from_date }}
+        and ingest_date <= {{ run_date }}
+),
+
+scanned_keys as (
+    select
+        mysql_keys.order_id
+    from raw.mysql_keys
+    inner join latest_key_scan
+        on mysql_keys.ingested_at = latest_key_scan.scanned_at
+    where mysql_keys.source_table = 'orders'
+        and mysql_keys.ingest_date >= {{ raw_from_date }}
+        and mysql_keys.ingest_date <= {{ run_date }}
+),
+
+surviving_versions as (
+    select latest_versions.*
+    from latest_versions
+    cross join latest_key_scan
+    left join scanned_keys
+        on latest_versions.order_id = scanned_keys.order_id
+    where scanned_keys.order_id is not null
+        or latest_key_scan.scanned_at is null
+        or latest_versions.ingested_at >= latest_key_scan.scanned_at
+        -- no key: kept to be quarantined
+        or latest_versions.order_id is null
+),
+
 final as (
     select
         order_id,
@@ -124,7 +162,7 @@ final as (
         updated_at,
         ingested_at,
         ingest_date
-    from latest_versions
+    from surviving_versions
 )
 
 select * from final

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import type { Customer360Config } from '../../config/schema.js';
 import {
   rawMysqlCustomers,
+  rawMysqlKeys,
   rawMysqlOrderItems,
   rawMysqlOrders,
   rawMysqlProducts,
@@ -96,13 +97,19 @@ export class MysqlExtraction extends Construct {
     );
     this.role = role;
 
-    // Its tables' raw prefixes, state and staging; the connection, its secret and the VPC.
+    // Its tables' raw prefixes, state and staging, and those of their key scans (hard deletes); the
+    // connection, its secret and the VPC.
     grantRawPrefixes(role, props.storage.rawBucket, {
       readWrite: [
         ...mysql.tables.map((table) => RAW_MYSQL_TABLES[table].location),
         ...mysql.tables.map((table) => `_tmp/mysql/${table}/`),
+        rawMysqlKeys.location,
+        ...mysql.tables.map((table) => `_tmp/mysql/${table}.keys/`),
       ],
-      objects: mysql.tables.map((table) => `_state/mysql/${table}.json`),
+      objects: [
+        ...mysql.tables.map((table) => `_state/mysql/${table}.json`),
+        ...mysql.tables.map((table) => `_state/mysql/${table}.keys.json`),
+      ],
     });
     addStatement(
       role,
@@ -165,6 +172,7 @@ export class MysqlExtraction extends Construct {
         '--safety_lag_seconds': String(safetyLagSeconds),
         '--require_tls': String(requireTls),
         '--chunk_rows': String(chunkRows),
+        '--key_scan_every_days': String(mysql.deleteDetection.everyDays),
       },
       connections: [this.connection.ref],
     });
