@@ -93,12 +93,14 @@ export class AnalyticsViews extends Construct {
     });
     functionLogs.grantWrite(role);
     // Athena in the workgroup, reads of the analytics tables (Athena checks a view against them when it
-    // creates it), the results location, and the lake key: what `Publish latest views` is granted.
+    // creates it), the results location, and the lake key, as the state machine's `Publish latest
+    // views` step has them.
     catalog.grantQuery(role, ['analytics']);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        // CREATE OR REPLACE VIEW writes the view's catalog table (Athena may replace it by delete and
-        // create): only the views, never a table CloudFormation manages.
+        // CREATE OR REPLACE VIEW writes the view's catalog table. DeleteTable as well (the publish step
+        // does without it): a deploy must not fail half-way should Athena replace a view by dropping
+        // it. Only the views, never a table CloudFormation manages.
         actions: ['glue:CreateTable', 'glue:UpdateTable', 'glue:DeleteTable', 'glue:GetTable'],
         resources: [
           stack.formatArn({ service: 'glue', resource: 'catalog' }),
