@@ -3,7 +3,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as quicksight from 'aws-cdk-lib/aws-quicksight';
 import { Construct } from 'constructs';
 import {
-  type DataSetSpec,
   quickSightColumnType,
   quickSightDataSets,
   quickSightDefinition,
@@ -28,11 +27,6 @@ export interface QuickSightDashboardsProps {
    * @default 'customer360'
    */
   readonly idPrefix?: string;
-  /**
-   * The data sets, each over one view.
-   * @default quickSightDataSets (the dashboard views, customer_360_latest, data_quality_latest, segment_summaries_latest)
-   */
-  readonly dataSets?: readonly DataSetSpec[];
 }
 
 // What QuickSight documents as the owner's actions on each kind of asset.
@@ -113,7 +107,6 @@ export class QuickSightDashboards extends Construct {
     if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,40}$/.test(prefix)) {
       throw new Error(`idPrefix must be letters, digits and dashes (at most 41), got "${prefix}"`);
     }
-    const specs = props.dataSets ?? quickSightDataSets;
     const stack = Stack.of(this);
     const database = catalog.databaseNames.analytics;
 
@@ -167,7 +160,7 @@ export class QuickSightDashboards extends Construct {
     this.dataSource.node.addDependency(props.views.resource);
 
     const dataSets: Record<string, quicksight.CfnDataSet> = {};
-    for (const spec of specs) {
+    for (const spec of quickSightDataSets) {
       const dataSet = new quicksight.CfnDataSet(this, `DataSet-${spec.key}`, {
         awsAccountId: Aws.ACCOUNT_ID,
         dataSetId: `${prefix}-${spec.key.replaceAll('_', '-')}`,

@@ -8,6 +8,7 @@ import {
 } from '../pipeline/views.js';
 import type { DashboardView } from '../schema/dashboards.js';
 import { sqlString } from '../schema/derive.js';
+import { publishedRuns } from '../schema/marts/published-runs.js';
 import type { TableSchema, Zone } from '../schema/types.js';
 import { SQL_ROOT } from '../sql/models.js';
 
@@ -76,7 +77,7 @@ export function viewsPlan(options: ViewsPlanOptions): ViewsPlan {
   return viewsPlanSchema.parse({
     database,
     workGroup: options.workGroup,
-    publishedRunsTable: 'published_runs',
+    publishedRunsTable: publishedRuns.name,
     latestViews: tables.map((table) => ({
       view: `${table.name}_latest`,
       columns: [...table.columns, ...table.partitionKeys].map((c) => ({ name: c.name, type: c.type })),
