@@ -30,6 +30,19 @@ describe('cdk-nag AwsSolutions and Serverless on a destroyable dev stack without
   });
 });
 
+describe('cdk-nag AwsSolutions and Serverless on a stack with QuickSight', () => {
+  it('has zero unacknowledged findings', () => {
+    expect(
+      findings({
+        quicksight: {
+          enabled: true,
+          principalArn: 'arn:aws:quicksight:us-east-1:111122223333:group/default/customer360-analysts',
+        },
+      }),
+    ).toEqual([]);
+  });
+});
+
 describe('cdk-nag wiring', () => {
   it('fails synthesis when a construct breaks a rule', () => {
     const { app, stack } = buildApp(parseConfig({}));
@@ -90,6 +103,18 @@ describe('cdk-nag wiring', () => {
       .filter((a) => a.id.includes('Serverless-'))
       .map(({ path, id, reason }) => ({ path, id: id.replace(/^.*(Serverless-)/, '$1'), reason }));
     expect(serverless).toEqual([
+      {
+        path: 'Customer360-dev/Views/EnsureViews',
+        id: 'Serverless-LambdaDLQ',
+        reason: expect.stringMatching(/only synchronously by the Provider framework/),
+      },
+      ...['Serverless-LambdaDLQ', 'Serverless-LambdaDefaultMemorySize', 'Serverless-LambdaTracing'].map(
+        (id) => ({
+          path: 'Customer360-dev/Views/Provider/framework-onEvent',
+          id,
+          reason: expect.stringMatching(/aws-cdk-lib Provider framework function/),
+        }),
+      ),
       {
         path: 'Customer360-dev/Pipeline/PrepareQuery',
         id: 'Serverless-LambdaDLQ',

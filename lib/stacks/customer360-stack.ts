@@ -2,11 +2,13 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Customer360Config } from '../config/schema.js';
 import { Alerting } from '../constructs/alerting.js';
+import { AnalyticsViews } from '../constructs/analytics-views.js';
 import { DataCatalog } from '../constructs/data-catalog.js';
 import { DataLakeStorage } from '../constructs/data-lake-storage.js';
 import { Ingestion } from '../constructs/ingestion.js';
 import { Pipeline } from '../constructs/pipeline.js';
 import { PipelineMonitoring } from '../constructs/pipeline-monitoring.js';
+import { QuickSightDashboards } from '../constructs/quicksight-dashboards.js';
 import { allTables } from '../schema/tables.js';
 
 export interface Customer360StackProps extends StackProps {
@@ -18,6 +20,9 @@ export interface Customer360StackProps extends StackProps {
 export class Customer360Stack extends Stack {
   public readonly storage: DataLakeStorage;
   public readonly catalog: DataCatalog;
+  public readonly views: AnalyticsViews;
+  /** Only when `quicksight.enabled`. */
+  public readonly dashboards?: QuickSightDashboards;
   public readonly ingestion: Ingestion;
   public readonly alerting: Alerting;
   public readonly pipeline: Pipeline;
@@ -45,6 +50,13 @@ export class Customer360Stack extends Stack {
       databasePrefix: config.catalogPrefix,
       bytesScannedCutoffPerQuery: config.athena.bytesScannedCutoffPerQuery,
       partitionProjectionStart: config.athena.partitionProjectionStart,
+      removalPolicy,
+    });
+
+    // Created with the stack, QuickSight or not: Power BI and Athena console users read them too.
+    this.views = new AnalyticsViews(this, 'Views', {
+      catalog: this.catalog,
+      storage: this.storage,
       removalPolicy,
     });
 
@@ -80,6 +92,17 @@ export class Customer360Stack extends Stack {
       maxHoursWithoutPublish: config.alerts.maxHoursWithoutPublish,
       removalPolicy,
     });
+
+    if (config.quicksight.enabled) {
+      this.dashboards = new QuickSightDashboards(this, 'QuickSight', {
+        catalog: this.catalog,
+        storage: this.storage,
+        views: this.views,
+        // Required by the configuration when enabled; the construct rejects an empty one.
+        principalArn: config.quicksight.principalArn ?? '',
+        idPrefix: config.catalogPrefix.replaceAll('_', '-'),
+      });
+    }
 
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.notificationTopic.topicArn });
