@@ -90,6 +90,10 @@ describe('configuration errors name the key, the value and what was expected', (
       'quicksight.principalArn: got nothing; expected a QuickSight user or group ARN',
     ],
     [
+      { quicksight: { enabled: true, principalArn: 'arn:aws:iam::123456789012:role/Analyst' } },
+      'quicksight.principalArn: got "arn:aws:iam::123456789012:role/Analyst"; expected a QuickSight user or group ARN',
+    ],
+    [
       { storage: { rawInfrequentAccessAfterDays: 120, rawGlacierAfterDays: 60 } },
       'storage.rawGlacierAfterDays: got 60; expected more than storage.rawInfrequentAccessAfterDays (120)',
     ],

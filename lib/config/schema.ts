@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { DEFAULT_BEDROCK_MODEL_ID, MODEL_PRICES } from '../summaries/models.js';
 import { dateFormatProblem, isCalendarDate, scheduleExpressionProblem, timeZoneProblem } from './checks.js';
 
+/** A QuickSight user or group: `arn:aws:quicksight:<region>:<account>:user|group/<namespace>/<name>`. */
+export const QUICKSIGHT_PRINCIPAL_ARN = /^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)\/.+/;
+
 /**
  * The one typed configuration of a Customer 360 deployment.
  *
@@ -468,7 +471,13 @@ export const configSchema = z
       .strictObject({
         enabled: z.boolean().default(false),
         /** ARN of the QuickSight user or group granted the data sets; required when enabled. */
-        principalArn: z.string().startsWith('arn:').optional(),
+        principalArn: z
+          .string()
+          .regex(QUICKSIGHT_PRINCIPAL_ARN, {
+            message:
+              'expected a QuickSight user or group ARN: arn:aws:quicksight:<region>:<account>:user/<namespace>/<name> (or group/...)',
+          })
+          .optional(),
       })
       .prefault({}),
   })

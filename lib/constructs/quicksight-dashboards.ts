@@ -2,6 +2,7 @@ import { Aws, CfnOutput, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as quicksight from 'aws-cdk-lib/aws-quicksight';
 import { Construct } from 'constructs';
+import { QUICKSIGHT_PRINCIPAL_ARN } from '../config/schema.js';
 import {
   quickSightColumnType,
   quickSightDataSets,
@@ -98,7 +99,7 @@ export class QuickSightDashboards extends Construct {
   constructor(scope: Construct, id: string, props: QuickSightDashboardsProps) {
     super(scope, id);
     const { catalog, storage } = props;
-    if (!/^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)\/.+/.test(props.principalArn)) {
+    if (!QUICKSIGHT_PRINCIPAL_ARN.test(props.principalArn)) {
       throw new Error(
         `principalArn must be a QuickSight user or group ARN (arn:aws:quicksight:<region>:<account>:user/<namespace>/<name>), got "${props.principalArn}"`,
       );
