@@ -38,6 +38,11 @@
 --                                  (fails when above 0, never blocking)
 --   identity_hash_collision / stage.rejects  rejects with reason identity_hash_collision (two
 --                                  identities whose new-customer ids collide); a warning, as above
+--   erased_rows_suppressed / <source>  rows of customers erased on request (stage.suppressed_keys)
+--                                  that the run's snapshot still held (the source had not deleted
+--                                  them yet) and staging dropped: neither staged nor rejected. A count
+--                                  only, never a key; a row only for a source where it is above 0;
+--                                  information
 -- Freshness reads raw rows with ingest_date <= run_date and ignores times after the run date: a row
 -- changed after the run date cannot have been seen as of it, and a garbled future time must not hide
 -- a source that stopped. A source with no parseable time at all is stale (null days, failed).
@@ -357,6 +362,43 @@ identity_cap as (
     from rejects
 ),
 
+erased_rows_suppressed as (
+    -- staging drops the rows of erased customers and nothing else, so the snapshot's rows minus the
+    -- staged ones are exactly the rows it suppressed
+    select
+        'mysql.customers' as source,
+        (select count(*) from stage.snapshot_mysql_customers where run_date = {{ run_date }} and run_id = {{ run_id }})
+            - (select count(*) from stg_mysql_customers) as suppressed_count
+
+    union all
+
+    select
+        'mysql.orders' as source,
+        (select count(*) from stage.snapshot_mysql_orders where run_date = {{ run_date }} and run_id = {{ run_id }})
+            - (select count(*) from stg_mysql_orders) as suppressed_count
+
+    union all
+
+    select
+        'mysql.order_items' as source,
+        (select count(*) from stage.snapshot_mysql_order_items where run_date = {{ run_date }} and run_id = {{ run_id }})
+            - (select count(*) from stg_mysql_order_items) as suppressed_count
+
+    union all
+
+    select
+        'dynamodb.interactions' as source,
+        (select count(*) from stage.snapshot_dynamodb_interactions where run_date = {{ run_date }} and run_id = {{ run_id }})
+            - (select count(*) from stg_dynamodb_interactions) as suppressed_count
+
+    union all
+
+    select
+        'history.orders' as source,
+        (select count(*) from stage.snapshot_history_orders where run_date = {{ run_date }} and run_id = {{ run_id }})
+            - (select count(*) from stg_history_orders) as suppressed_count
+),
+
 checks as (
     select
         'row_count' as check_name,
@@ -526,6 +568,20 @@ checks as (
         cast(collided_count as varchar)
             || ' records not merged: two identities hashed to one new-customer id' as detail
     from identity_cap
+
+    union all
+
+    select
+        'erased_rows_suppressed' as check_name,
+        source as subject,
+        cast(suppressed_count as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        cast(suppressed_count as varchar) || ' ' || source
+            || ' rows of erased customers left out at staging (stage.suppressed_keys)' as detail
+    from erased_rows_suppressed
+    where suppressed_count > 0
 ),
 
 final as (
