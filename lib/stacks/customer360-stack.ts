@@ -4,6 +4,7 @@ import type { Customer360Config } from '../config/schema.js';
 import { Alerting } from '../constructs/alerting.js';
 import { DataCatalog } from '../constructs/data-catalog.js';
 import { DataLakeStorage } from '../constructs/data-lake-storage.js';
+import { Erasure } from '../constructs/erasure.js';
 import { Ingestion } from '../constructs/ingestion.js';
 import { Pipeline } from '../constructs/pipeline.js';
 import { PipelineMonitoring } from '../constructs/pipeline-monitoring.js';
@@ -22,6 +23,7 @@ export class Customer360Stack extends Stack {
   public readonly alerting: Alerting;
   public readonly pipeline: Pipeline;
   public readonly monitoring: PipelineMonitoring;
+  public readonly erasure: Erasure;
 
   constructor(scope: Construct, id: string, props: Customer360StackProps) {
     super(scope, id, props);
@@ -79,7 +81,21 @@ export class Customer360Stack extends Stack {
       removalPolicy,
     });
 
+    const namePrefix = config.catalogPrefix.replaceAll('_', '-');
+    this.erasure = new Erasure(this, 'Erasure', {
+      storage: this.storage,
+      dedupeTable: this.alerting.dedupeTable,
+      pipelineStateMachineName: `${namePrefix}-pipeline`,
+      stateMachineName: `${namePrefix}-erase-customers`,
+      removalPolicy,
+    });
+
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'EraseCustomersStateMachineArn', {
+      value: this.erasure.stateMachine.stateMachineArn,
+      description:
+        'Erases customers: start with {"customerIds": ["123"], "requestedBy": "...", "reason": "..."}',
+    });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.notificationTopic.topicArn });
     new CfnOutput(this, 'RawBucketName', { value: this.storage.rawBucket.bucketName });
     new CfnOutput(this, 'StageBucketName', { value: this.storage.stageBucket.bucketName });
