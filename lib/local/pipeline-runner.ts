@@ -21,7 +21,6 @@ import {
   rawHistoryOrders,
   rawTables,
   stageAndAnalyticsRunTables,
-  stageSuppressedKeys,
   tableAtLocation,
   tableNamed,
 } from '../schema/tables.js';
@@ -266,9 +265,6 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   const connections = new Set<DuckDBConnection>();
   const taskConnection = new AsyncLocalStorage<DuckDBConnection>();
   const main = await connectLocal(instance);
-  // Glue sees every file under a table's location; the local catalog lists files when a table is
-  // registered, so the suppression list an erasure added since the engine opened is listed again here.
-  await registerTable(main, lakeRoot, stageSuppressedKeys);
   const connection = () => taskConnection.getStore() ?? main;
   const athena = new LocalAthena(connection, lakeRoot);
   const control = {

@@ -362,41 +362,46 @@ identity_cap as (
     from rejects
 ),
 
-erased_rows_suppressed as (
+suppression_counts as (
     -- staging drops the rows of erased customers and nothing else, so the snapshot's rows minus the
-    -- staged ones are exactly the rows it suppressed
-    select
-        'mysql.customers' as source,
-        (select count(*) from stage.snapshot_mysql_customers where run_date = {{ run_date }} and run_id = {{ run_id }})
-            - (select count(*) from stg_mysql_customers) as suppressed_count
-
+    -- staged ones are exactly the rows it suppressed (signed counts summed: no join of the two)
+    select 'mysql.customers' as source, count(*) as row_count
+    from stage.snapshot_mysql_customers
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
     union all
-
-    select
-        'mysql.orders' as source,
-        (select count(*) from stage.snapshot_mysql_orders where run_date = {{ run_date }} and run_id = {{ run_id }})
-            - (select count(*) from stg_mysql_orders) as suppressed_count
-
+    select 'mysql.customers' as source, -count(*) as row_count from stg_mysql_customers
     union all
-
-    select
-        'mysql.order_items' as source,
-        (select count(*) from stage.snapshot_mysql_order_items where run_date = {{ run_date }} and run_id = {{ run_id }})
-            - (select count(*) from stg_mysql_order_items) as suppressed_count
-
+    select 'mysql.orders' as source, count(*) as row_count
+    from stage.snapshot_mysql_orders
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
     union all
-
-    select
-        'dynamodb.interactions' as source,
-        (select count(*) from stage.snapshot_dynamodb_interactions where run_date = {{ run_date }} and run_id = {{ run_id }})
-            - (select count(*) from stg_dynamodb_interactions) as suppressed_count
-
+    select 'mysql.orders' as source, -count(*) as row_count from stg_mysql_orders
     union all
+    select 'mysql.order_items' as source, count(*) as row_count
+    from stage.snapshot_mysql_order_items
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'mysql.order_items' as source, -count(*) as row_count from stg_mysql_order_items
+    union all
+    select 'dynamodb.interactions' as source, count(*) as row_count
+    from stage.snapshot_dynamodb_interactions
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'dynamodb.interactions' as source, -count(*) as row_count from stg_dynamodb_interactions
+    union all
+    select 'history.orders' as source, count(*) as row_count
+    from stage.snapshot_history_orders
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'history.orders' as source, -count(*) as row_count from stg_history_orders
+),
 
+erased_rows_suppressed as (
     select
-        'history.orders' as source,
-        (select count(*) from stage.snapshot_history_orders where run_date = {{ run_date }} and run_id = {{ run_id }})
-            - (select count(*) from stg_history_orders) as suppressed_count
+        source,
+        sum(row_count) as suppressed_count
+    from suppression_counts
+    group by source
 ),
 
 checks as (
