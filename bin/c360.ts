@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 import { existsSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
@@ -7,10 +8,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import type { Customer360Config } from '../lib/config/schema.js';
 import { estimateRunCost } from '../lib/cost/index.js';
+import { ErasureError } from '../lib/erase/core.js';
+import { eraseLocally, erasureLogFile } from '../lib/erase/local.js';
 import { demoInterrupted, runDemo } from '../lib/local/demo.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import type { MysqlSource } from '../lib/local/extract-mysql.js';
-import { LOCAL_ALERTS_TABLE } from '../lib/local/notifications.js';
+import { ensureAlertsTable, LOCAL_ALERTS_TABLE } from '../lib/local/notifications.js';
 import { type LocalSources, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import {
   listRuns,
@@ -56,6 +59,15 @@ Usage:
       engagement, data quality and the segment summaries, read from the same _latest and dashboard_*
       views the BI tools read. One self-contained HTML file (charts and data inlined): open it in a
       browser, no network needed. The demo writes it too.
+  c360 erase --customer ID [--customer ID ...] | --email EMAIL [--requested-by WHO] [--reason TEXT]
+           [--workspace DIR]
+      Erases customers everywhere in the workspace (a right-to-erasure request): resolves each id (or the
+      email, through the published identity map) to every source key of theirs, puts those keys on the
+      suppression list (stage.suppressed_keys) so later runs never stage them again, rewrites every
+      Parquet file of every zone and run that holds a row of theirs without it, deletes their sent-alert
+      items and the outbox messages that mention them, and appends one line to DIR/erasure-log.jsonl
+      (who, when, which ids, how many rows; never an email or a name). --requested-by defaults to the OS
+      user. Takes the workspace lock: not while a run is running. See docs/operations.md.
   c360 cost [--run EXECUTION_NAME] [--customers N[,N...]] [--format table|json] [--workspace DIR]
       Estimates what a local run (default: the latest) costs on AWS (us-east-1), per run and per month
       at the configured schedule: at the measured size and at 1,000,000 and 10,000,000 customers (or
@@ -95,6 +107,10 @@ async function main(argv: string[]): Promise<number> {
       'mysql-database': { type: 'string', default: 'retail' },
       'dynamodb-endpoint': { type: 'string' },
       'dynamodb-table': { type: 'string' },
+      customer: { type: 'string', multiple: true },
+      email: { type: 'string', multiple: true },
+      'requested-by': { type: 'string' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -314,6 +330,61 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    case 'erase': {
+      const customerIds = values.customer ?? [];
+      const emails = values.email ?? [];
+      if (customerIds.length + emails.length === 0)
+        throw new UsageError('erase needs --customer ID (repeatable) or --email EMAIL');
+      for (const id of customerIds)
+        if (!/^-?\d{1,19}$/.test(id))
+          throw new UsageError(`--customer must be a customer id (a whole number), got "${id}"`);
+      const release = lockWorkspace(
+        workspace,
+        `c360 erase ${customerIds.length + emails.length} customer(s)`,
+        (line) => process.stderr.write(`${line}\n`),
+      );
+      const { instance, connection } = await openWorkspaceEngine(workspace);
+      const alertsDb = await LocalDynamoDb.start({ path: join(workspace.root, 'alerts-db') });
+      const alertsClient = alertsDb.client();
+      try {
+        await ensureAlertsTable(alertsClient, LOCAL_ALERTS_TABLE);
+        const { entry } = await eraseLocally({
+          workspace,
+          connection,
+          request: {
+            customerIds,
+            emails,
+            requestedBy: values['requested-by'] ?? userInfo().username,
+            ...(values.reason ? { reason: values.reason } : {}),
+          },
+          alerts: { client: alertsClient, tableName: LOCAL_ALERTS_TABLE },
+        });
+        const removed = Object.entries(entry.rows_removed);
+        process.stdout.write(
+          [
+            `Erased customer(s) ${entry.customer_ids.join(', ')} (${entry.erasure_id})`,
+            ...removed.map(([table, rows]) => `  ${table.padEnd(44)} ${String(rows).padStart(8)} rows`),
+            `  files rewritten: ${entry.files_rewritten}; sent-alert items deleted: ${entry.alert_items_deleted}; outbox messages removed: ${entry.local?.outbox_lines_removed ?? 0}`,
+            `  keys on the suppression list: ${Object.entries(entry.suppressed_keys)
+              .filter(([, n]) => n > 0)
+              .map(([type, n]) => `${n} ${type}`)
+              .join(', ')}`,
+            `Logged in ${erasureLogFile(workspace)}. The next run recomputes every aggregate without them.`,
+            '',
+          ].join('\n'),
+        );
+        return 0;
+      } catch (error) {
+        if (error instanceof ErasureError) throw new UsageError(error.message);
+        throw error;
+      } finally {
+        alertsClient.destroy();
+        await alertsDb.stop();
+        connection.closeSync();
+        instance.closeSync();
+        release();
+      }
+    }
     default:
       throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
   }
@@ -326,7 +397,7 @@ class UsageError extends Error {}
  * options point at running servers (the generator's option names, scripts/generate.ts).
  */
 function runSources(
-  values: Readonly<Record<string, string | boolean | undefined>>,
+  values: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
   defaultHistoryDir: string,
   config: Customer360Config,
 ): LocalSources {

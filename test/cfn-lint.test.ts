@@ -31,7 +31,7 @@ interface AcceptedWarning {
 const ACCEPTED_WARNINGS: readonly AcceptedWarning[] = [
   {
     rule: 'W3005',
-    path: /^Resources\/(PipelinePrepareQuery|PipelineRunControl|PipelineRetention|PipelineFitModels|PipelineWriteSummaries|PipelineRaiseAlerts|PipelineSendDigest|PipelineStateMachine|ViewsEnsureViews|ViewsProviderframeworkonEvent)[0-9A-F]{8}\/DependsOn\//,
+    path: /^Resources\/(PipelinePrepareQuery|PipelineRunControl|PipelineRetention|PipelineFitModels|PipelineWriteSummaries|PipelineRaiseAlerts|PipelineSendDigest|PipelineStateMachine|ViewsEnsureViews|ViewsProviderframeworkonEvent|ErasureFunction|ErasureStateMachine)[0-9A-F]{8}\/DependsOn\//,
     reason:
       'aws-cdk-lib adds DependsOn on the role of a Lambda function and of a state machine beside the GetAtt of its ARN; redundant, harmless, and not ours to remove.',
   },

@@ -244,7 +244,8 @@ describe('the synthesized state machine, run locally', () => {
   });
 
   it('writes Parquet whose types are exactly the Glue definitions, for every table of every zone', async () => {
-    for (const table of allTables) {
+    // stage.suppressed_keys holds files only once a customer is erased (test/erase.test.ts checks its types).
+    for (const table of allTables.filter((t) => t.name !== 'suppressed_keys')) {
       const reader = await engine.runAndReadAll(
         `SELECT name, type, converted_type, logical_type, precision, scale
          FROM parquet_schema('${tableGlob(lake, table)}') WHERE num_children IS NULL`,

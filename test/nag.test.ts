@@ -150,6 +150,11 @@ describe('cdk-nag wiring', () => {
         id: 'Serverless-SQSRedrivePolicy',
         reason: expect.stringMatching(/itself the dead-letter queue/),
       },
+      {
+        path: 'Customer360-dev/Erasure/Function',
+        id: 'Serverless-LambdaDLQ',
+        reason: expect.stringMatching(/only synchronously by the erasure state machine/),
+      },
     ]);
   });
 });

@@ -607,6 +607,15 @@ export class Pipeline extends Construct {
         resultPath: '$.run',
       },
     );
+    // An erasure rewrites the lake (lib/constructs/erasure.ts): the run waits for it, then begins.
+    begin.addRetry({
+      errors: ['ErasureInProgress'],
+      interval: Duration.minutes(1),
+      backoffRate: 2,
+      maxAttempts: 6,
+      maxDelay: Duration.minutes(30),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
     catchInto(begin, 'Begin run', 'not settled: the run did not begin');
     const planRun = new sfn.Pass(this, 'Plan the run', {
       parameters: {

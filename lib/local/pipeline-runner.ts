@@ -110,9 +110,12 @@ function synthesize(config: Customer360Config): Record<string, Json> {
   const template = assembly.getStackByName(stack.stackName).template as {
     Resources: Record<string, { Type: string; Properties: { DefinitionString?: CfnValue } }>;
   };
-  const machines = Object.values(template.Resources).filter(
-    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
-  );
+  // The pipeline's machine; the stack also has the erase-customers one (lib/constructs/erasure.ts).
+  const machines = Object.entries(template.Resources)
+    .filter(
+      ([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith('PipelineStateMachine'),
+    )
+    .map(([, r]) => r);
   if (machines.length !== 1 || !machines[0]?.Properties.DefinitionString) {
     throw new Error(`Expected one state machine in the template, found ${machines.length}`);
   }

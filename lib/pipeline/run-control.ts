@@ -116,7 +116,12 @@ export interface RunControlDeps {
 /** An error Step Functions matches by name (`Retry`/`Catch` `ErrorEquals`). */
 export class RunControlError extends Error {
   constructor(
-    name: 'ConcurrentRun' | 'PublishInProgress' | 'OlderThanPublished' | 'PublishClaimLost',
+    name:
+      | 'ConcurrentRun'
+      | 'PublishInProgress'
+      | 'OlderThanPublished'
+      | 'PublishClaimLost'
+      | 'ErasureInProgress',
     message: string,
   ) {
     super(message);
@@ -125,6 +130,11 @@ export class RunControlError extends Error {
 }
 
 export const PUBLISHED_KEY = '_control/published.json';
+/**
+ * Held while customers are erased (lib/erase/core.ts): `{ erasureId, startedAt, expiresAt }`. A run does
+ * not begin while it is held and not expired: erasure rewrites the files a run reads and writes.
+ */
+export const ERASURE_LOCK_KEY = '_control/erasure.json';
 /** One run record per run: `_control/runs/<run id>.json`. */
 export const RUNS_PREFIX = '_control/runs/';
 
@@ -251,6 +261,15 @@ export async function beginRun(
         `Another execution is already running for ${runDate} (${other.executionId}, started ${other.startTime}); this one stopped before writing anything. Wait for it to finish (or stop it), then start again with the same input.`,
       );
     }
+  }
+  const erasure = await deps.control.read(ERASURE_LOCK_KEY);
+  if (erasure) {
+    const held = JSON.parse(erasure.body) as { erasureId: string; startedAt: string; expiresAt: string };
+    if (held.expiresAt > (deps.now?.() ?? new Date()).toISOString())
+      throw new RunControlError(
+        'ErasureInProgress',
+        `Erasure ${held.erasureId} (started ${held.startedAt}) is rewriting the lake; this run stopped before writing anything and is retried.`,
+      );
   }
   const publishes = mode === 'daily' || given.full === true;
   const current = await publishedRun(deps.control);

@@ -381,6 +381,37 @@ export const stageRejects: TableSchema = {
   partitionKeys: runPartitionKeys,
 };
 
+/**
+ * Source keys of erased customers (`c360 erase`, the erase-customers state machine). Not partitioned by
+ * run: every run's staging models read all of it and drop a matching source row through an equi
+ * anti-join, so a later extraction of a row the source still holds never brings an erased customer
+ * back. One file per erasure (`suppressed_keys/<erasure id>.parquet`); emails only as hashes.
+ */
+export const stageSuppressedKeys: TableSchema = {
+  name: 'suppressed_keys',
+  zone: 'stage',
+  location: 'suppressed_keys/',
+  description:
+    'Source keys of erased customers, which staging drops from every later run (counted as erased_rows_suppressed in data_quality).',
+  columns: [
+    col(
+      'key_type',
+      'string',
+      'customer_id (unified), mysql_customer_id, mysql_order_id, dynamodb_customer_key (customer# and visitor# keys), legacy_id or email_sha256.',
+      { nullable: false },
+    ),
+    col(
+      'key_value',
+      'string',
+      'The key as text; for email_sha256 the lower-case hex SHA-256 of the trimmed, lower-cased address, never the address.',
+      { nullable: false },
+    ),
+    col('erasure_id', 'string', 'The erasure that added the key (see the erasure log).', { nullable: false }),
+    col('erased_at', 'timestamp', 'When the erasure ran (UTC).', { nullable: false }),
+  ],
+  partitionKeys: [],
+};
+
 // ---------------------------------------------------------------- stage snapshots
 
 /**
@@ -482,6 +513,7 @@ export const stageTables = [
   stageIdentityMap,
   stageIdentityResolution,
   stageRejects,
+  stageSuppressedKeys,
 ] as const;
 
 export const analyticsTables: readonly TableSchema[] = martTables;

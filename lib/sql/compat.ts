@@ -149,6 +149,11 @@ export const DUCKDB_COMPAT_MACROS: readonly {
     why: "Trino's xxhash64 of bytes (seed 0). Trino returns the 8 bytes big-endian; this returns them as a UBIGINT, which only from_big_endian_64 below reads.",
   },
   {
+    name: 'sha256',
+    sql: 'CREATE OR REPLACE MACRO sha256(b) AS unhex(system.main.sha256(b))',
+    why: "Trino's sha256 returns the 32 bytes (varbinary) and DuckDB's the hex text: as bytes, `lower(to_hex(sha256(to_utf8(x))))` gives the same hex on both (the erased emails of stage.suppressed_keys).",
+  },
+  {
     name: 'from_big_endian_64',
     sql: 'CREATE OR REPLACE MACRO from_big_endian_64(h) AS CAST(CAST(h AS HUGEINT) - CASE WHEN h >= 9223372036854775808 THEN 18446744073709551616 ELSE 0 END AS BIGINT)',
     why: "Reads xxhash64's 64 bits as a two's-complement bigint, as Trino reads its 8 big-endian bytes.",

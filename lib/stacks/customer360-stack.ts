@@ -5,6 +5,7 @@ import { Alerting } from '../constructs/alerting.js';
 import { AnalyticsViews } from '../constructs/analytics-views.js';
 import { DataCatalog } from '../constructs/data-catalog.js';
 import { DataLakeStorage } from '../constructs/data-lake-storage.js';
+import { Erasure } from '../constructs/erasure.js';
 import { Ingestion } from '../constructs/ingestion.js';
 import { Pipeline } from '../constructs/pipeline.js';
 import { PipelineMonitoring } from '../constructs/pipeline-monitoring.js';
@@ -27,6 +28,7 @@ export class Customer360Stack extends Stack {
   public readonly alerting: Alerting;
   public readonly pipeline: Pipeline;
   public readonly monitoring: PipelineMonitoring;
+  public readonly erasure: Erasure;
 
   constructor(scope: Construct, id: string, props: Customer360StackProps) {
     super(scope, id, props);
@@ -93,6 +95,14 @@ export class Customer360Stack extends Stack {
       removalPolicy,
     });
 
+    const namePrefix = config.catalogPrefix.replaceAll('_', '-');
+    this.erasure = new Erasure(this, 'Erasure', {
+      storage: this.storage,
+      dedupeTable: this.alerting.dedupeTable,
+      pipelineStateMachineName: `${namePrefix}-pipeline`,
+      stateMachineName: `${namePrefix}-erase-customers`,
+      removalPolicy,
+    });
     if (config.quicksight.enabled) {
       this.dashboards = new QuickSightDashboards(this, 'QuickSight', {
         catalog: this.catalog,
@@ -105,6 +115,11 @@ export class Customer360Stack extends Stack {
     }
 
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'EraseCustomersStateMachineArn', {
+      value: this.erasure.stateMachine.stateMachineArn,
+      description:
+        'Erases customers: start with {"customerIds": ["123"], "requestedBy": "...", "reason": "..."}',
+    });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.notificationTopic.topicArn });
     new CfnOutput(this, 'RawBucketName', { value: this.storage.rawBucket.bucketName });
     new CfnOutput(this, 'StageBucketName', { value: this.storage.stageBucket.bucketName });

@@ -46,6 +46,11 @@
 --                                  so a wrong key scan cannot wipe a table. No base (first run,
 --                                  rebuild): null, passes. DynamoDB removals are explicit records, not
 --                                  inferred from a listing, and are not limited.
+--   erased_rows_suppressed / <source>  rows of customers erased on request (stage.suppressed_keys)
+--                                  that the run's snapshot still held (the source had not deleted
+--                                  them yet) and staging dropped: neither staged nor rejected. A count
+--                                  only, never a key; a row only for a source where it is above 0;
+--                                  information
 -- Freshness reads raw rows with ingest_date <= run_date and ignores times after the run date: a row
 -- changed after the run date cannot have been seen as of it, and a garbled future time must not hide
 -- a source that stopped. A source with no parseable time at all is stale (null days, failed).
@@ -436,6 +441,48 @@ source_delete_counts as (
         on snapshot_rows_before.source_table = deletes_by_source.source_table
 ),
 
+suppression_counts as (
+    -- staging drops the rows of erased customers and nothing else, so the snapshot's rows minus the
+    -- staged ones are exactly the rows it suppressed (signed counts summed: no join of the two)
+    select 'mysql.customers' as source, count(*) as row_count
+    from stage.snapshot_mysql_customers
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'mysql.customers' as source, -count(*) as row_count from stg_mysql_customers
+    union all
+    select 'mysql.orders' as source, count(*) as row_count
+    from stage.snapshot_mysql_orders
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'mysql.orders' as source, -count(*) as row_count from stg_mysql_orders
+    union all
+    select 'mysql.order_items' as source, count(*) as row_count
+    from stage.snapshot_mysql_order_items
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'mysql.order_items' as source, -count(*) as row_count from stg_mysql_order_items
+    union all
+    select 'dynamodb.interactions' as source, count(*) as row_count
+    from stage.snapshot_dynamodb_interactions
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'dynamodb.interactions' as source, -count(*) as row_count from stg_dynamodb_interactions
+    union all
+    select 'history.orders' as source, count(*) as row_count
+    from stage.snapshot_history_orders
+    where run_date = {{ run_date }} and run_id = {{ run_id }}
+    union all
+    select 'history.orders' as source, -count(*) as row_count from stg_history_orders
+),
+
+erased_rows_suppressed as (
+    select
+        source,
+        sum(row_count) as suppressed_count
+    from suppression_counts
+    group by source
+),
+
 checks as (
     select
         'row_count' as check_name,
@@ -639,6 +686,20 @@ checks as (
         end as detail
     from source_delete_counts
     where source_table like 'mysql.%'
+
+    union all
+
+    select
+        'erased_rows_suppressed' as check_name,
+        source as subject,
+        cast(suppressed_count as double) as metric_value,
+        cast(null as double) as threshold,
+        true as is_passed,
+        false as is_blocking,
+        cast(suppressed_count as varchar) || ' ' || source
+            || ' rows of erased customers left out at staging (stage.suppressed_keys)' as detail
+    from erased_rows_suppressed
+    where suppressed_count > 0
 ),
 
 final as (

@@ -4,11 +4,47 @@
 -- empty file, ...) arrives with its file, line and reason and no values; int_orders_checked
 -- quarantines it with that reason. Amounts are exact text: a number with more than two decimals is
 -- never rounded into a total (total_amount stays null, and amount_has_sub_cents says why).
+--
+-- Rows of an erased customer (stage.suppressed_keys) are dropped: by their legacy id, or by their
+-- email's SHA-256 (the only form the list keeps), normalized as identity resolution normalizes it.
 with source as (
     select *
     from stage.snapshot_history_orders
     where run_date = {{ run_date }}
         and run_id = {{ run_id }}
+),
+
+suppressed_legacy_ids as (
+    select distinct key_value as customer_ref
+    from stage.suppressed_keys
+    where key_type = 'legacy_id'
+),
+
+suppressed_emails as (
+    select distinct key_value as email_sha256
+    from stage.suppressed_keys
+    where key_type = 'email_sha256'
+),
+
+keyed as (
+    select
+        source.*,
+        case
+            when {{ history_customer_key }} = 'email' or strpos(customer_ref, '@') > 0
+                then lower(to_hex(sha256(to_utf8(lower(trim(customer_ref))))))
+        end as customer_ref_email_sha256
+    from source
+),
+
+kept as (
+    select keyed.*
+    from keyed
+    left join suppressed_legacy_ids
+        on trim(keyed.customer_ref) = suppressed_legacy_ids.customer_ref
+    left join suppressed_emails
+        on keyed.customer_ref_email_sha256 = suppressed_emails.email_sha256
+    where suppressed_legacy_ids.customer_ref is null
+        and suppressed_emails.email_sha256 is null
 ),
 
 final as (
@@ -44,7 +80,7 @@ final as (
         ingested_at,
         read_error,
         read_error_detail
-    from source
+    from kept
 )
 
 select * from final
