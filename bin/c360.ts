@@ -5,20 +5,22 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DuckDBInstance } from '@duckdb/node-api';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import type { Customer360Config } from '../lib/config/schema.js';
 import { estimateRunCost } from '../lib/cost/index.js';
 import { ErasureError } from '../lib/erase/core.js';
-import { eraseLocally, erasureLogFile } from '../lib/erase/local.js';
+import { eraseLocally, erasureLogFile, republishInput } from '../lib/erase/local.js';
 import { demoInterrupted, runDemo } from '../lib/local/demo.js';
 import { LocalDynamoDb } from '../lib/local/dynamodb.js';
 import type { MysqlSource } from '../lib/local/extract-mysql.js';
 import { ensureAlertsTable, LOCAL_ALERTS_TABLE } from '../lib/local/notifications.js';
-import { type LocalSources, runPipelineLocally } from '../lib/local/pipeline-runner.js';
+import { type LocalRunOptions, type LocalSources, runPipelineLocally } from '../lib/local/pipeline-runner.js';
 import {
   listRuns,
   lockWorkspace,
   openWorkspaceEngine,
+  type Workspace,
   WorkspaceBusyError,
   workspaceAt,
 } from '../lib/local/workspace.js';
@@ -95,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
       full: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
+      republish: { type: 'boolean', default: false },
       bedrock: { type: 'boolean', default: false },
       format: { type: 'string' },
       out: { type: 'string' },
@@ -141,26 +144,7 @@ async function main(argv: string[]): Promise<number> {
           '--bedrock asks for Bedrock summaries, but bedrock.enabled is false in the config',
         );
       const sources = runSources(values, workspace.historyDir, config);
-      process.stdout.write(
-        [
-          `History files from ${sources.historyDir}`,
-          `MySQL: ${
-            !config.sources.mysql.enabled
-              ? 'disabled (sources.mysql.enabled is false)'
-              : sources.mysql
-                ? `${sources.mysql.host}:${sources.mysql.port}/${sources.mysql.database}`
-                : 'not given (--mysql-host ...): not extracted'
-          }`,
-          `DynamoDB: ${
-            !config.sources.dynamodb.enabled
-              ? 'disabled (sources.dynamodb.enabled is false)'
-              : sources.dynamodb
-                ? `table ${sources.dynamodb.tableName} at ${values['dynamodb-endpoint']}`
-                : 'not given (--dynamodb-endpoint ...): not extracted'
-          }`,
-          '',
-        ].join('\n'),
-      );
+      process.stdout.write(describeSources(sources, config, values['dynamodb-endpoint']));
       const release = lockWorkspace(workspace, `c360 ${argv.join(' ')}`, (line) =>
         process.stderr.write(`${line}\n`),
       );
@@ -169,16 +153,13 @@ async function main(argv: string[]): Promise<number> {
       const alertsDb = await LocalDynamoDb.start({ path: join(workspace.root, 'alerts-db') });
       const alertsClient = alertsDb.client();
       try {
-        const summary = await runPipelineLocally({
+        return await runAndReport({
           config,
-          lakeRoot: workspace.lake,
-          engine: instance,
+          workspace,
+          instance,
           sources,
-          alertsStore: { client: alertsClient, tableName: LOCAL_ALERTS_TABLE },
-          // Real Bedrock only when asked: it needs AWS credentials in the environment and costs money.
-          ...(values.bedrock ? { bedrock: new BedrockRuntimeClient({ maxAttempts: 1 }) } : {}),
-          outboxFile: workspace.outboxFile,
-          runsDir: workspace.runsDir,
+          alertsClient,
+          bedrock: values.bedrock,
           input: values.date
             ? {
                 runDate: values.date,
@@ -187,32 +168,7 @@ async function main(argv: string[]): Promise<number> {
                 ...(values.rebuild ? { rebuild: true } : {}),
               }
             : {},
-          onEvent: (line) => process.stdout.write(`${line}\n`),
         });
-        process.stdout.write(
-          `\n${summary.status} run ${summary.runDate ?? ''} in ${summary.seconds.toFixed(1)} s\n`,
-        );
-        if (summary.failure)
-          process.stdout.write(`Failed at ${summary.failure.state}: ${summary.failure.cause}\n`);
-        if (summary.failedChecks && summary.failedChecks.length > 0)
-          process.stdout.write('Failed blocking checks (all of them are in analytics.data_quality):\n');
-        for (const check of summary.failedChecks ?? []) {
-          process.stdout.write(
-            `  ${check.check_name} / ${check.subject}: value ${check.metric_value ?? 'none'}, threshold ${check.threshold ?? 'none'} (${check.detail})\n`,
-          );
-        }
-        const untrusted = (summary.models ?? []).filter((m) => !m.isTrustworthy);
-        if (untrusted.length > 0)
-          process.stdout.write(
-            `Models not to be trusted (their scores are withheld or flagged; details in analytics.model_runs):\n${untrusted
-              .map((m) => `  ${m.model} (${m.cutoffRole}): ${m.status}: ${m.warnings.join('; ')}\n`)
-              .join('')}`,
-          );
-        if (summary.status !== 'SUCCEEDED')
-          process.stdout.write(
-            'Published data is unchanged. Fix the cause, then run the same command again.\n',
-          );
-        return summary.status === 'SUCCEEDED' ? 0 : 1;
       } finally {
         alertsClient.destroy();
         await alertsDb.stop();
@@ -338,9 +294,21 @@ async function main(argv: string[]): Promise<number> {
       for (const id of customerIds)
         if (!/^-?\d{1,19}$/.test(id))
           throw new UsageError(`--customer must be a customer id (a whole number), got "${id}"`);
+      // Options of the republish are checked before anything is erased, so a typo does not leave an
+      // erasure done and its rebuild not started.
+      const republish = values.republish
+        ? (() => {
+            const config = loadConfig(values.config);
+            if (values.bedrock && !config.bedrock.enabled)
+              throw new UsageError(
+                '--bedrock asks for Bedrock summaries, but bedrock.enabled is false in the config',
+              );
+            return { config, sources: runSources(values, workspace.historyDir, config) };
+          })()
+        : undefined;
       const release = lockWorkspace(
         workspace,
-        `c360 erase ${customerIds.length + emails.length} customer(s)`,
+        `c360 erase ${customerIds.length + emails.length} customer(s)${republish ? ' --republish' : ''}`,
         (line) => process.stderr.write(`${line}\n`),
       );
       const { instance, connection } = await openWorkspaceEngine(workspace);
@@ -373,7 +341,35 @@ async function main(argv: string[]): Promise<number> {
             '',
           ].join('\n'),
         );
-        return 0;
+        const input = await republishInput(workspace);
+        if (!input) {
+          process.stdout.write('Nothing is published yet: no run to recompute.\n');
+          return 0;
+        }
+        const command = `c360 run --date ${input.runDate} --rebuild --full`;
+        if (!republish) {
+          process.stdout.write(
+            `The published run (${input.runDate}) no longer holds their rows, but its other customers' scores and the figures the next run compares with were computed with them. Run with --republish (or ${command}) to recompute the published run without them.\n`,
+          );
+          return 0;
+        }
+        process.stdout.write(
+          `\nRepublishing ${input.runDate} without them (${command}): staged from all of raw, extracted and published as that command does.\n${describeSources(republish.sources, republish.config, values['dynamodb-endpoint'])}`,
+        );
+        const status = await runAndReport({
+          ...republish,
+          workspace,
+          instance,
+          alertsClient,
+          bedrock: values.bedrock,
+          input,
+        });
+        process.stdout.write(
+          status === 0
+            ? `Republished ${input.runDate}: every published figure is computed as if they never existed, and the next run compares with it.\n`
+            : `The erasure is complete; the republish of ${input.runDate} did not publish. Run ${command} when the cause is fixed.\n`,
+        );
+        return status;
       } catch (error) {
         if (error instanceof ErasureError) throw new UsageError(error.message);
         throw error;
@@ -391,6 +387,83 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** The lines `c360 run` starts with: where each source is read from, or why it is not. */
+function describeSources(
+  sources: LocalSources,
+  config: Customer360Config,
+  dynamodbEndpoint: string | undefined,
+): string {
+  return [
+    `History files from ${sources.historyDir}`,
+    `MySQL: ${
+      !config.sources.mysql.enabled
+        ? 'disabled (sources.mysql.enabled is false)'
+        : sources.mysql
+          ? `${sources.mysql.host}:${sources.mysql.port}/${sources.mysql.database}`
+          : 'not given (--mysql-host ...): not extracted'
+    }`,
+    `DynamoDB: ${
+      !config.sources.dynamodb.enabled
+        ? 'disabled (sources.dynamodb.enabled is false)'
+        : sources.dynamodb
+          ? `table ${sources.dynamodb.tableName} at ${dynamodbEndpoint}`
+          : 'not given (--dynamodb-endpoint ...): not extracted'
+    }`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Runs the state machine over the workspace and prints the outcome: `c360 run`, and `c360 erase
+ * --republish` after its erasure. The caller holds the workspace lock and owns the engine and the
+ * sent-alerts table. Returns the exit status.
+ */
+async function runAndReport(options: {
+  readonly config: Customer360Config;
+  readonly workspace: Workspace;
+  readonly instance: DuckDBInstance;
+  readonly sources: LocalSources;
+  readonly alertsClient: DynamoDBClient;
+  readonly bedrock: boolean;
+  readonly input: NonNullable<LocalRunOptions['input']>;
+}): Promise<number> {
+  const { workspace } = options;
+  const summary = await runPipelineLocally({
+    config: options.config,
+    lakeRoot: workspace.lake,
+    engine: options.instance,
+    sources: options.sources,
+    alertsStore: { client: options.alertsClient, tableName: LOCAL_ALERTS_TABLE },
+    // Real Bedrock only when asked: it needs AWS credentials in the environment and costs money.
+    ...(options.bedrock ? { bedrock: new BedrockRuntimeClient({ maxAttempts: 1 }) } : {}),
+    outboxFile: workspace.outboxFile,
+    runsDir: workspace.runsDir,
+    input: options.input,
+    onEvent: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(
+    `\n${summary.status} run ${summary.runDate ?? ''} in ${summary.seconds.toFixed(1)} s\n`,
+  );
+  if (summary.failure) process.stdout.write(`Failed at ${summary.failure.state}: ${summary.failure.cause}\n`);
+  if (summary.failedChecks && summary.failedChecks.length > 0)
+    process.stdout.write('Failed blocking checks (all of them are in analytics.data_quality):\n');
+  for (const check of summary.failedChecks ?? []) {
+    process.stdout.write(
+      `  ${check.check_name} / ${check.subject}: value ${check.metric_value ?? 'none'}, threshold ${check.threshold ?? 'none'} (${check.detail})\n`,
+    );
+  }
+  const untrusted = (summary.models ?? []).filter((m) => !m.isTrustworthy);
+  if (untrusted.length > 0)
+    process.stdout.write(
+      `Models not to be trusted (their scores are withheld or flagged; details in analytics.model_runs):\n${untrusted
+        .map((m) => `  ${m.model} (${m.cutoffRole}): ${m.status}: ${m.warnings.join('; ')}\n`)
+        .join('')}`,
+    );
+  if (summary.status !== 'SUCCEEDED')
+    process.stdout.write('Published data is unchanged. Fix the cause, then run the same command again.\n');
+  return summary.status === 'SUCCEEDED' ? 0 : 1;
+}
 
 /**
  * The sources `c360 run` extracts: the history folder always, MySQL and DynamoDB only when the

@@ -10,7 +10,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../lib/config/load.js';
 import { emailSha256 } from '../lib/erase/keys.js';
-import { eraseLocally, erasureLogFile } from '../lib/erase/local.js';
+import { eraseLocally, erasureLogFile, republishInput } from '../lib/erase/local.js';
 import {
   DatasetGenerator,
   type DatasetSink,
@@ -125,7 +125,7 @@ describe('erasing a customer everywhere', () => {
   let never: Side;
   const runs: Record<string, LocalRunSummary> = {};
 
-  const run = async (side: Side, day: string) => {
+  const run = async (side: Side, day: string, input?: { runDate: string; rebuild?: true; full?: true }) => {
     const summary = await runPipelineLocally({
       config,
       lakeRoot: side.workspace.lake,
@@ -138,11 +138,13 @@ describe('erasing a customer everywhere', () => {
       alertsStore: { client: dynamodb.client(), tableName: side.alertsTable },
       outboxFile: side.workspace.outboxFile,
       runsDir: side.workspace.runsDir,
-      startTime: new Date(`${day}T05:00:00Z`),
+      // A republish starts later on the day it recomputes: after the run it replaces.
+      startTime: new Date(`${day}T${input ? '07' : '05'}:00:00Z`),
+      ...(input ? { input } : {}),
     });
     expect(summary.failure, `${side.name} ${day}`).toBeUndefined();
     expect(summary.status).toBe('SUCCEEDED');
-    runs[`${side.name} ${day}`] = summary;
+    runs[`${side.name} ${day}${input ? ' republished' : ''}`] = summary;
     return summary;
   };
 
@@ -343,6 +345,45 @@ describe('erasing a customer everywhere', () => {
     expect(rows['analytics.customer_360']).toBe(1);
   });
 
+  it('republishes the latest date from raw without them, as c360 erase --republish does', async () => {
+    const published = () =>
+      query(
+        erased,
+        `SELECT run_date::VARCHAR AS run_date, run_id FROM analytics.published_runs ORDER BY published_at DESC LIMIT 1`,
+      );
+    const [before] = await published();
+    expect(before).toEqual({ run_date: DAY1, run_id: runs[`erased ${DAY1}`]?.runId });
+    const input = await republishInput(erased.workspace);
+    // The command `c360 run --date D --rebuild --full` would run; no force: D is the latest published date.
+    expect(input).toEqual({ runDate: DAY1, rebuild: true, full: true });
+    const summary = await run(erased, DAY1, input);
+    expect(summary.runDate).toBe(DAY1);
+    expect(summary.runId).not.toBe(before?.run_id);
+    // It staged from all of raw: a rebuild names its own location as the base, never the run it replaces.
+    const record = JSON.parse(
+      readFileSync(
+        join(erased.workspace.lake, 'analytics', '_control', 'runs', `${summary.runId}.json`),
+        'utf8',
+      ),
+    );
+    expect(record).toMatchObject({
+      mode: 'rebuild',
+      snapshot: { runDate: DAY1, runId: summary.runId, rawFromDate: '1970-01-01' },
+    });
+    expect(await published()).toEqual([{ run_date: DAY1, run_id: summary.runId }]);
+    const [latest] = await query(
+      erased,
+      `SELECT DISTINCT run_id, (SELECT count(*) FROM analytics.customer_360_latest WHERE customer_id = ${chosen.customerId}) AS theirs FROM analytics.customer_360_latest`,
+    );
+    expect(latest).toEqual({ run_id: summary.runId, theirs: 0 });
+    // What the never side published on day 1 is what the erased side publishes now, every table whole:
+    // erasure took their rows out of raw, so even data_quality's raw counts agree and nothing is suppressed.
+    for (const table of analyticsTables.filter((t) => t.partitionKeys.length > 0)) {
+      const sql = `SELECT * EXCLUDE (run_id) FROM analytics.${table.name}_latest ORDER BY ALL`;
+      expect(await query(erased, sql), table.name).toEqual(await query(never, sql));
+    }
+  }, 600_000);
+
   it('the next day, with their source rows still there and some extracted again, publishes what a lake that never held them publishes', async () => {
     const id = chosen.customerId;
     // The source has not deleted them yet, and touches them: the customer, an order and an event are
@@ -395,15 +436,8 @@ describe('erasing a customer everywhere', () => {
       { subject: 'mysql.orders', metric_value: 1 },
     ]);
 
-    // What a run compares with the run it built on describes that earlier run, which was computed while
-    // the customer was in it: erasure removed their rows from it but does not recompute the others'
-    // scores there (a rebuild of that date does). So segment_figures' previous_* columns and the summaries'
-    // text, which narrates them, are left out of the comparison; every current figure is in it.
-    const columns: Record<string, string> = {
-      segment_figures:
-        '* EXCLUDE (run_id, previous_customers, previous_avg_lifetime_value, previous_avg_churn_probability)',
-      segment_summaries: 'segment_type, segment, source, fallback_reason, model_id, run_date',
-    };
+    // Every table whole: segment_figures' previous_* and the summaries that narrate them compare with the
+    // republished day 1, computed from raw without them, as the never side's day 1 was.
     for (const table of analyticsTables.filter((t) => t.partitionKeys.length > 0)) {
       // data_quality reports what was extracted and suppressed: the erased side extracted their rows
       // again (the point of the test), so raw row counts and the suppression rows differ by design.
@@ -411,7 +445,7 @@ describe('erasing a customer everywhere', () => {
         table.name === 'data_quality'
           ? ` WHERE NOT (subject LIKE 'raw.%' OR check_name = 'erased_rows_suppressed')`
           : '';
-      const sql = `SELECT ${columns[table.name] ?? '* EXCLUDE (run_id)'} FROM analytics.${table.name}_latest${filter} ORDER BY ALL`;
+      const sql = `SELECT * EXCLUDE (run_id) FROM analytics.${table.name}_latest${filter} ORDER BY ALL`;
       const rows = await query(erased, sql);
       // A data set this small has no customer valuable and at risk enough to alert on.
       if (table.name !== 'alert_candidates') expect(rows.length, table.name).toBeGreaterThan(0);

@@ -16,6 +16,7 @@ import { folderControlStore, LocalExecutions } from '../local/control-store.js';
 import { registerTable } from '../local/sql-runner.js';
 import { writeFileAtomically } from '../local/state.js';
 import type { Workspace } from '../local/workspace.js';
+import { publishedRun } from '../pipeline/run-control.js';
 import { stageSuppressedKeys } from '../schema/tables.js';
 import {
   type ErasureDeps,
@@ -213,4 +214,28 @@ export async function eraseLocally(options: LocalErasureOptions): Promise<LocalE
   } finally {
     await releaseErasureLock(lockId, control);
   }
+}
+
+/** The execution input that republishes a date: `c360 run --date D --rebuild --full`. */
+export interface RepublishInput {
+  readonly runDate: string;
+  readonly rebuild: true;
+  readonly full: true;
+}
+
+/**
+ * What `c360 erase --republish` runs after an erasure: the latest published date again, staged from all of
+ * raw (which no longer holds the customer) and published, so the run readers see and the next run compares
+ * with has every figure computed as if the customer never existed. Erasure removes their rows from the
+ * published run but leaves the other customers' scores (RFM quintiles, K-Means labels, fitted models) as
+ * they were computed with them in the population.
+ *
+ * No run kind publishes without extracting, so this one extracts too (what landed since is then in the
+ * republished date, as in a second daily run of that date). Not `force`: the date is the latest published
+ * one, so force changes nothing, unless another date were published meanwhile, and then the rebuild must
+ * not move the dashboards back to it. Undefined when nothing is published yet (nothing to recompute).
+ */
+export async function republishInput(workspace: Workspace): Promise<RepublishInput | undefined> {
+  const current = await publishedRun(folderControlStore(join(workspace.lake, LOCAL_NAMES.analytics)));
+  return current && { runDate: current.runDate, rebuild: true, full: true };
 }
