@@ -62,14 +62,20 @@ Usage:
       views the BI tools read. One self-contained HTML file (charts and data inlined): open it in a
       browser, no network needed. The demo writes it too.
   c360 erase --customer ID [--customer ID ...] | --email EMAIL [--requested-by WHO] [--reason TEXT]
-           [--workspace DIR]
+           [--republish [--config FILE] [the source options of c360 run] [--bedrock]] [--workspace DIR]
       Erases customers everywhere in the workspace (a right-to-erasure request): resolves each id (or the
       email, through the published identity map) to every source key of theirs, puts those keys on the
       suppression list (stage.suppressed_keys) so later runs never stage them again, rewrites every
       Parquet file of every zone and run that holds a row of theirs without it, deletes their sent-alert
       items and the outbox messages that mention them, and appends one line to DIR/erasure-log.jsonl
       (who, when, which ids, how many rows; never an email or a name). --requested-by defaults to the OS
-      user. Takes the workspace lock: not while a run is running. See docs/operations.md.
+      user. Takes the workspace lock: not while a run is running. The published run keeps the other
+      customers' scores (RFM quintiles, K-Means labels, models) computed with the erased ones in the
+      population, and the next run compares with it; --republish then runs, under the same lock,
+      c360 run --date D --rebuild --full for the latest published date D (with the source options given,
+      as c360 run takes them): D is recomputed from raw without them and published. It costs a rebuild
+      (a whole run from all of raw), so it is asked for, not the default; without it the command
+      prints the run to start. See docs/operations.md.
   c360 cost [--run EXECUTION_NAME] [--customers N[,N...]] [--format table|json] [--workspace DIR]
       Estimates what a local run (default: the latest) costs on AWS (us-east-1), per run and per month
       at the configured schedule: at the measured size and at 1,000,000 and 10,000,000 customers (or

@@ -371,11 +371,11 @@ describe('erasing a customer everywhere', () => {
       snapshot: { runDate: DAY1, runId: summary.runId, rawFromDate: '1970-01-01' },
     });
     expect(await published()).toEqual([{ run_date: DAY1, run_id: summary.runId }]);
-    const [latest] = await query(
+    const latest = await query(
       erased,
-      `SELECT DISTINCT run_id, (SELECT count(*) FROM analytics.customer_360_latest WHERE customer_id = ${chosen.customerId}) AS theirs FROM analytics.customer_360_latest`,
+      `SELECT DISTINCT run_id, (SELECT count(*) FROM analytics.customer_360_latest WHERE customer_id = ${chosen.customerId})::INTEGER AS theirs FROM analytics.customer_360_latest`,
     );
-    expect(latest).toEqual({ run_id: summary.runId, theirs: 0 });
+    expect(latest).toEqual([{ run_id: summary.runId, theirs: 0 }]);
     // What the never side published on day 1 is what the erased side publishes now, every table whole:
     // erasure took their rows out of raw, so even data_quality's raw counts agree and nothing is suppressed.
     for (const table of analyticsTables.filter((t) => t.partitionKeys.length > 0)) {
@@ -388,7 +388,9 @@ describe('erasing a customer everywhere', () => {
     const id = chosen.customerId;
     // The source has not deleted them yet, and touches them: the customer, an order and an event are
     // extracted again, and a history file with a new line of theirs is landed again.
-    const touched = new Date(Date.now() - 10_000);
+    // Newer than what the republish just extracted (its extraction took items at least 5 seconds old), and
+    // old enough for the next one after the pause below.
+    const touched = new Date(Date.now() - 1_000);
     const at = touched.toISOString().replace('T', ' ').replace('Z', '');
     await execute(erased, `UPDATE customers SET updated_at = '${at}' WHERE customer_id = ${id}`);
     await execute(erased, `UPDATE orders SET updated_at = '${at}' WHERE order_id = ${chosen.orderIds[0]}`);
