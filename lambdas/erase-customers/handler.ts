@@ -17,6 +17,7 @@ import {
   type ErasureLogEntry,
   type ErasureObjectStore,
   type ErasurePlan,
+  erasableTableNamed,
   erasableTables,
   eraseTable,
   erasureRequestSchema,
@@ -31,7 +32,6 @@ import {
 } from '../../lib/erase/core.js';
 import { emptyKeys, KEY_TYPES, type KeyType } from '../../lib/erase/keys.js';
 import type { ControlStore, Executions } from '../../lib/pipeline/run-control.js';
-import { tableNamed } from '../../lib/schema/tables.js';
 import type { Zone } from '../../lib/schema/types.js';
 
 /**
@@ -230,7 +230,7 @@ export async function eraseCustomersStep(
     case 'erase_table': {
       const [zone, name] = input.table.split('.') as [Zone, string];
       await loadErasureKeys(input.erasureId, deps);
-      const result = await eraseTable(tableNamed(zone, name), deps, {
+      const result = await eraseTable(erasableTableNamed(zone, name), deps, {
         ...(input.after ? { after: input.after } : {}),
         deadline: Date.now() + deps.budgetMs,
       });

@@ -382,9 +382,35 @@ export async function loadErasureKeys(erasureId: string, deps: ErasureDeps): Pro
   }
 }
 
+/**
+ * The local DynamoDB extraction's key listings (`raw/_state/dynamodb/<table>.keys/`: the key of every
+ * item its last Scan saw, to land deleted items as removals). Not a catalog table, but they hold the
+ * customer's keys. Dropping them from the listing is safe: the next Scan lands an item as removed only
+ * when the listing has it, and staging already drops the customer's rows. The cloud reads exports and
+ * keeps no listing.
+ */
+export const dynamodbKeyListings: TableSchema = {
+  name: 'dynamodb_key_listings',
+  zone: 'raw',
+  location: '_state/dynamodb/',
+  description: 'Keys of every item the last local Scan of a DynamoDB table saw.',
+  columns: [
+    { name: 'customer_key', type: 'string', description: 'Partition key.' },
+    { name: 'event_key', type: 'string', description: 'Sort key.' },
+  ],
+  partitionKeys: [],
+};
+
 /** The tables an erasure goes through: every table that can hold a row of a customer. */
 export function erasableTables(): TableSchema[] {
-  return allTables.filter((t) => erasurePredicate(t) !== undefined);
+  return [...allTables, dynamodbKeyListings].filter((t) => erasurePredicate(t) !== undefined);
+}
+
+/** One of erasableTables() by its `zone.name`, as the state machine passes it. */
+export function erasableTableNamed(zone: string, name: string): TableSchema {
+  const table = erasableTables().find((t) => t.zone === zone && t.name === name);
+  if (!table) throw new Error(`No erasable table ${zone}.${name}`);
+  return table;
 }
 
 async function columnsOf(connection: DuckDBConnection, source: string): Promise<[string, string][]> {

@@ -135,6 +135,18 @@ export function erasurePredicate(
     clauses.push(inKeys(`trim(${field('customer_ref')})`, 'legacy_id'));
     clauses.push(inKeys(emailHash(field('customer_ref')), 'email_sha256'));
   }
+  if (has('record_key') && has('source_table')) {
+    // stage.source_deletes: the deleted row's key as text (id, order_id|line_number, customer_key|event_key).
+    const head = "split_part(record_key, '|', 1)";
+    clauses.push(`(source_table = 'mysql.customers' AND ${inKeys('record_key', 'mysql_customer_id')})`);
+    clauses.push(
+      `(source_table IN ('mysql.orders', 'mysql.order_items') AND ${inKeys(head, 'mysql_order_id')})`,
+    );
+    clauses.push(`(source_table = 'dynamodb.interactions' AND ${inKeys(head, 'dynamodb_customer_key')})`);
+    clauses.push(
+      `(source_table = 'dynamodb.interactions' AND split_part(${head}, '#', 1) = 'email' AND ${inKeys(emailHash(afterHash(head)), 'email_sha256')})`,
+    );
+  }
   if (clauses.length === 0) return undefined;
   // A null column makes its clause null, not false: coalesce, or NOT would drop the row as unknown.
   return clauses.map((c) => `coalesce(${c}, false)`).join('\n  OR ');
