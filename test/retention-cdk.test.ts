@@ -23,6 +23,7 @@ describe('retention lifecycle rules', () => {
       'mysql/products/',
       'mysql/orders/',
       'mysql/order_items/',
+      'mysql/keys/',
       'dynamodb/interactions/',
       'history/orders/',
     ].map((prefix) => Match.objectLike({ Prefix: prefix, ExpirationInDays: 400, Status: 'Enabled' }));
@@ -37,7 +38,7 @@ describe('retention lifecycle rules', () => {
       Prefix?: string;
       ExpirationInDays?: number;
     }[];
-    expect(rules.filter((r) => r.ExpirationInDays !== undefined).map((r) => r.Prefix)).toHaveLength(6);
+    expect(rules.filter((r) => r.ExpirationInDays !== undefined).map((r) => r.Prefix)).toHaveLength(7);
     // The tiering and the noncurrent-version backstop stay as they were.
     expect(rules).toEqual(
       expect.arrayContaining([
