@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { escapeHtml } from '../lib/html.js';
 import {
   EMPTY_STATE,
-  escapeHtml,
   formatMoney,
   formatPercent,
   loadReportAssets,

@@ -1,4 +1,5 @@
 import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { escapeHtml } from '../html.js';
 import { alertKey, claim, type DedupeContext, markSent } from './dedupe.js';
 import type { AtRiskCustomer, FraudFlag } from './raise.js';
 
@@ -57,18 +58,6 @@ export interface SendDigestResult {
 
 /** SES v2 takes at most 50 recipients per message (To, Cc and Bcc together). */
 export const MAX_RECIPIENTS = 50;
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
 
 function change(current: number, previous: number | null): string {
   if (previous === null) return 'new';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { escapeHtml } from '../html.js';
 import type {
   AtRiskCustomer,
   FlaggedCustomer,
@@ -72,19 +73,6 @@ export function loadReportAssets(): ReportAssets {
       { name: 'report', source: readFileSync(new URL('./client.js', import.meta.url), 'utf8') },
     ],
   };
-}
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Text for HTML content or a quoted attribute. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
 /**
