@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -10,6 +10,7 @@ import type { DashboardView } from '../schema/dashboards.js';
 import type { TableSchema } from '../schema/types.js';
 import { type ViewsPlan, viewsPlan } from '../views/plan.js';
 import { acknowledge, GRANT_ACTION_WILDCARDS, logicalIdOf } from './acknowledge.js';
+import { ESM_BUNDLING } from './bundling.js';
 import type { DataCatalog } from './data-catalog.js';
 import type { DataLakeStorage } from './data-lake-storage.js';
 
@@ -123,11 +124,7 @@ export class AnalyticsViews extends Construct {
       logGroup: functionLogs,
       tracing: lambda.Tracing.ACTIVE,
       bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        ...ESM_BUNDLING,
       },
     });
     this.function = fn;

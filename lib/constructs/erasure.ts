@@ -3,11 +3,12 @@ import { ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations } from 'aw
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { ESM_BUNDLING } from './bundling.js';
 import type { DataLakeStorage } from './data-lake-storage.js';
 
 export interface ErasureProps {
@@ -112,11 +113,7 @@ export class Erasure extends Construct {
         ALERTS_TABLE: props.dedupeTable.tableName,
       },
       bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        ...ESM_BUNDLING,
         nodeModules: ['@duckdb/node-api', '@duckdb/node-bindings'],
       },
     });

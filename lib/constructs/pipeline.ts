@@ -5,7 +5,7 @@ import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone, Validations }
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
@@ -17,6 +17,7 @@ import type { Customer360Config } from '../config/schema.js';
 import { modelClvByTriple, modelParameters, modelRuns } from '../schema/marts/models.js';
 import { publishedRuns } from '../schema/marts/published-runs.js';
 import { ephemeralClosure, loadModels, type SqlModel, tableModelsInOrder } from '../sql/models.js';
+import { ESM_BUNDLING } from './bundling.js';
 import type { DataCatalog } from './data-catalog.js';
 import type { DataLakeStorage } from './data-lake-storage.js';
 
@@ -241,11 +242,7 @@ export class Pipeline extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         environment: { CONFIG_FILE: '/var/task/customer360.config.json', ...environment },
         bundling: {
-          format: OutputFormat.ESM,
-          target: 'node24',
-          minify: true,
-          sourceMap: true,
-          banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+          ...ESM_BUNDLING,
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
