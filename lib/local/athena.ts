@@ -35,7 +35,8 @@ export function folderLakeStore(lakeRoot: string): LakeStore {
       const dir = join(lakeRoot, bucket, prefix);
       let count = 0;
       try {
-        count = readdirSync(dir, { recursive: true }).length;
+        // Files, as S3 counts objects: a folder is not one.
+        count = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
       } catch {
         return 0;
       }

@@ -4,6 +4,7 @@ import type { Customer360Config } from '../config/schema.js';
 import type { RetentionLake } from '../retention/retention.js';
 import { rawTables, stageRejects } from '../schema/tables.js';
 import type { TableSchema } from '../schema/types.js';
+import { folderLakeStore } from './athena.js';
 
 /** The lake folder as retention's object store: a bucket is `<lake>/<bucket>`. */
 export function folderRetentionLake(lakeRoot: string): RetentionLake {
@@ -18,19 +19,7 @@ export function folderRetentionLake(lakeRoot: string): RetentionLake {
         return [];
       }
     },
-    async deletePrefix(bucket, prefix) {
-      const dir = join(lakeRoot, bucket, prefix);
-      let count = 0;
-      try {
-        count = (
-          readdirSync(dir, { recursive: true, withFileTypes: true }) as { isFile(): boolean }[]
-        ).filter((e) => e.isFile()).length;
-      } catch {
-        return 0;
-      }
-      rmSync(dir, { recursive: true, force: true });
-      return count;
-    },
+    deletePrefix: folderLakeStore(lakeRoot).deletePrefix,
   };
 }
 
