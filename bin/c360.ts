@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import type { Customer360Config } from '../lib/config/schema.js';
 import { estimateRunCost } from '../lib/cost/index.js';
@@ -151,15 +151,8 @@ async function main(argv: string[]): Promise<number> {
         );
       const sources = runSources(values, workspace.historyDir, config);
       process.stdout.write(describeSources(sources, config, values['dynamodb-endpoint']));
-      const release = lockWorkspace(workspace, `c360 ${argv.join(' ')}`, (line) =>
-        process.stderr.write(`${line}\n`),
-      );
-      const { instance, connection } = await openWorkspaceEngine(workspace);
-      // Sent alerts are remembered in the workspace across runs, in a real (local) DynamoDB table.
-      const alertsDb = await LocalDynamoDb.start({ path: join(workspace.root, 'alerts-db') });
-      const alertsClient = alertsDb.client();
-      try {
-        return await runAndReport({
+      return withWorkspaceSession(workspace, `c360 ${argv.join(' ')}`, ({ instance, alertsClient }) =>
+        runAndReport({
           config,
           workspace,
           instance,
@@ -174,14 +167,8 @@ async function main(argv: string[]): Promise<number> {
                 ...(values.rebuild ? { rebuild: true } : {}),
               }
             : {},
-        });
-      } finally {
-        alertsClient.destroy();
-        await alertsDb.stop();
-        connection.closeSync();
-        instance.closeSync();
-        release();
-      }
+        }),
+      );
     }
     case 'query': {
       const sql = positionals.join(' ').trim();
@@ -312,80 +299,69 @@ async function main(argv: string[]): Promise<number> {
             return { config, sources: runSources(values, workspace.historyDir, config) };
           })()
         : undefined;
-      const release = lockWorkspace(
-        workspace,
-        `c360 erase ${customerIds.length + emails.length} customer(s)${republish ? ' --republish' : ''}`,
-        (line) => process.stderr.write(`${line}\n`),
-      );
-      const { instance, connection } = await openWorkspaceEngine(workspace);
-      const alertsDb = await LocalDynamoDb.start({ path: join(workspace.root, 'alerts-db') });
-      const alertsClient = alertsDb.client();
-      try {
-        await ensureAlertsTable(alertsClient, LOCAL_ALERTS_TABLE);
-        const { entry } = await eraseLocally({
-          workspace,
-          connection,
-          request: {
-            customerIds,
-            emails,
-            requestedBy: values['requested-by'] ?? userInfo().username,
-            ...(values.reason ? { reason: values.reason } : {}),
-          },
-          alerts: { client: alertsClient, tableName: LOCAL_ALERTS_TABLE },
-        });
-        const removed = Object.entries(entry.rows_removed);
-        process.stdout.write(
-          [
-            `Erased customer(s) ${entry.customer_ids.join(', ')} (${entry.erasure_id})`,
-            ...removed.map(([table, rows]) => `  ${table.padEnd(44)} ${String(rows).padStart(8)} rows`),
-            `  files rewritten: ${entry.files_rewritten}; sent-alert items deleted: ${entry.alert_items_deleted}; outbox messages removed: ${entry.local?.outbox_lines_removed ?? 0}`,
-            `  keys on the suppression list: ${Object.entries(entry.suppressed_keys)
-              .filter(([, n]) => n > 0)
-              .map(([type, n]) => `${n} ${type}`)
-              .join(', ')}`,
-            `Logged in ${erasureLogFile(workspace)}. The next run recomputes every aggregate without them.`,
-            '',
-          ].join('\n'),
-        );
-        const input = await republishInput(workspace);
-        if (!input) {
-          process.stdout.write('Nothing is published yet: no run to recompute.\n');
-          return 0;
-        }
-        const command = `c360 run --date ${input.runDate} --rebuild --full`;
-        if (!republish) {
+      const label = `c360 erase ${customerIds.length + emails.length} customer(s)${republish ? ' --republish' : ''}`;
+      return withWorkspaceSession(workspace, label, async ({ instance, connection, alertsClient }) => {
+        try {
+          await ensureAlertsTable(alertsClient, LOCAL_ALERTS_TABLE);
+          const { entry } = await eraseLocally({
+            workspace,
+            connection,
+            request: {
+              customerIds,
+              emails,
+              requestedBy: values['requested-by'] ?? userInfo().username,
+              ...(values.reason ? { reason: values.reason } : {}),
+            },
+            alerts: { client: alertsClient, tableName: LOCAL_ALERTS_TABLE },
+          });
+          const removed = Object.entries(entry.rows_removed);
           process.stdout.write(
-            `The published run (${input.runDate}) no longer holds their rows, but its other customers' scores and the figures the next run compares with were computed with them. Run with --republish (or ${command}) to recompute the published run without them.\n`,
+            [
+              `Erased customer(s) ${entry.customer_ids.join(', ')} (${entry.erasure_id})`,
+              ...removed.map(([table, rows]) => `  ${table.padEnd(44)} ${String(rows).padStart(8)} rows`),
+              `  files rewritten: ${entry.files_rewritten}; sent-alert items deleted: ${entry.alert_items_deleted}; outbox messages removed: ${entry.local?.outbox_lines_removed ?? 0}`,
+              `  keys on the suppression list: ${Object.entries(entry.suppressed_keys)
+                .filter(([, n]) => n > 0)
+                .map(([type, n]) => `${n} ${type}`)
+                .join(', ')}`,
+              `Logged in ${erasureLogFile(workspace)}. The next run recomputes every aggregate without them.`,
+              '',
+            ].join('\n'),
           );
-          return 0;
+          const input = await republishInput(workspace);
+          if (!input) {
+            process.stdout.write('Nothing is published yet: no run to recompute.\n');
+            return 0;
+          }
+          const command = `c360 run --date ${input.runDate} --rebuild --full`;
+          if (!republish) {
+            process.stdout.write(
+              `The published run (${input.runDate}) no longer holds their rows, but its other customers' scores and the figures the next run compares with were computed with them. Run with --republish (or ${command}) to recompute the published run without them.\n`,
+            );
+            return 0;
+          }
+          process.stdout.write(
+            `\nRepublishing ${input.runDate} without them (${command}): staged from all of raw, extracted and published as that command does.\n${describeSources(republish.sources, republish.config, values['dynamodb-endpoint'])}`,
+          );
+          const status = await runAndReport({
+            ...republish,
+            workspace,
+            instance,
+            alertsClient,
+            bedrock: values.bedrock,
+            input,
+          });
+          process.stdout.write(
+            status === 0
+              ? `Republished ${input.runDate}: every published figure is computed as if they never existed, and the next run compares with it.\n`
+              : `The erasure is complete; the republish of ${input.runDate} did not publish. Run ${command} when the cause is fixed.\n`,
+          );
+          return status;
+        } catch (error) {
+          if (error instanceof ErasureError) throw new UsageError(error.message);
+          throw error;
         }
-        process.stdout.write(
-          `\nRepublishing ${input.runDate} without them (${command}): staged from all of raw, extracted and published as that command does.\n${describeSources(republish.sources, republish.config, values['dynamodb-endpoint'])}`,
-        );
-        const status = await runAndReport({
-          ...republish,
-          workspace,
-          instance,
-          alertsClient,
-          bedrock: values.bedrock,
-          input,
-        });
-        process.stdout.write(
-          status === 0
-            ? `Republished ${input.runDate}: every published figure is computed as if they never existed, and the next run compares with it.\n`
-            : `The erasure is complete; the republish of ${input.runDate} did not publish. Run ${command} when the cause is fixed.\n`,
-        );
-        return status;
-      } catch (error) {
-        if (error instanceof ErasureError) throw new UsageError(error.message);
-        throw error;
-      } finally {
-        alertsClient.destroy();
-        await alertsDb.stop();
-        connection.closeSync();
-        instance.closeSync();
-        release();
-      }
+      });
     }
     default:
       throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
@@ -559,3 +535,38 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+/**
+ * What `run` and `erase` hold while they work: the workspace lock (one writer at a time), DuckDB over
+ * the lake, and the sent-alerts table, which the workspace keeps across runs in a real local DynamoDB.
+ * All are released on every exit path.
+ */
+async function withWorkspaceSession<T>(
+  workspace: Workspace,
+  label: string,
+  work: (session: {
+    instance: DuckDBInstance;
+    connection: DuckDBConnection;
+    alertsClient: DynamoDBClient;
+  }) => Promise<T>,
+): Promise<T> {
+  const release = lockWorkspace(workspace, label, (line) => process.stderr.write(`${line}\n`));
+  try {
+    const { instance, connection } = await openWorkspaceEngine(workspace);
+    try {
+      const alertsDb = await LocalDynamoDb.start({ path: join(workspace.root, 'alerts-db') });
+      const alertsClient = alertsDb.client();
+      try {
+        return await work({ instance, connection, alertsClient });
+      } finally {
+        alertsClient.destroy();
+        await alertsDb.stop();
+      }
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  } finally {
+    release();
+  }
+}
